@@ -1,0 +1,3 @@
+from adxbot.cli.app import main
+
+main()

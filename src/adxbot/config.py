@@ -1,0 +1,205 @@
+"""The bot's configuration: the original plan's `config_live.json` shape, validated by pydantic.
+
+Secrets never live here: API keys come from the environment or a `.env` file.
+`load_config` turns every problem into a `ConfigError` whose message names the key, the
+value and what is allowed; the CLI exits with code 2 on it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from adxbot.domain.enums import TakeProfitOrderKind, Timeframe
+from adxbot.domain.instrument import BINGX_CONTRACTS, Instrument
+from adxbot.errors import ConfigError
+
+# Decimals are read exactly from the JSON text and written back as JSON numbers.
+Number = Annotated[Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class PositionSizing(_Section):
+    """How big a trade is and how many may be open."""
+
+    risk_per_trade_percent: Number = Field(Decimal("2.0"), gt=0, le=100)
+    max_positions: int = Field(2, ge=1, le=20)
+    min_trade_size_usdt: Number = Field(Decimal("10.0"), ge=0)
+
+
+class RiskManagement(_Section):
+    """Circuit-breaker limits."""
+
+    daily_loss_limit_percent: Number = Field(Decimal("5.0"), gt=0, le=100)
+    max_drawdown_percent: Number = Field(Decimal("15.0"), gt=0, le=100)
+    consecutive_loss_limit: int = Field(3, ge=1)
+
+
+class ExitStrategy(_Section):
+    """Stop-loss and take-profit placed with every position."""
+
+    stop_loss_percent: Number = Field(Decimal("2.0"), gt=0, lt=100)
+    take_profit_percent: Number = Field(Decimal("4.0"), gt=0)
+    trailing_stop: bool = False
+    take_profit_order: TakeProfitOrderKind = TakeProfitOrderKind.MARKET
+
+
+class StrategySettings(_Section):
+    """ADX v2.0 parameters and its optional signal exits (see shared/spec/strategy-adx-v2.md)."""
+
+    name: Literal["adx_v2"] = "adx_v2"
+    adx_period: int = Field(14, ge=2, le=200)
+    adx_threshold: Number = Field(Decimal("25"), gt=0, lt=100)
+    warmup_candles: int | None = Field(
+        None, ge=1, description="history needed before the first signal; null = 10 * adx_period"
+    )
+    exit_on_di_cross: bool = False
+    adx_exit_threshold: Number | None = Field(None, gt=0, lt=100)
+    reverse_on_opposite_signal: bool = False
+    allow_short: bool = True
+
+    @property
+    def effective_warmup_candles(self) -> int:
+        """Return the history length required before a signal may be taken."""
+        return self.warmup_candles if self.warmup_candles is not None else 10 * self.adx_period
+
+    @model_validator(mode="after")
+    def _warmup_covers_indicator(self) -> StrategySettings:
+        if self.warmup_candles is not None and self.warmup_candles < 2 * self.adx_period + 1:
+            raise ValueError(
+                f"warmup_candles = {self.warmup_candles} is shorter than ADX's own warm-up "
+                f"(2 * adx_period + 1 = {2 * self.adx_period + 1}); use at least that, "
+                "or null for the default of 10 * adx_period"
+            )
+        return self
+
+
+class Fees(_Section):
+    """Trading costs of the fill model (fractions of notional, like BingX's fee rates)."""
+
+    taker_fee_rate: Number = Field(Decimal("0.0005"), ge=0, lt=Decimal("0.01"))
+    maker_fee_rate: Number = Field(Decimal("0.0002"), ge=Decimal("-0.01"), lt=Decimal("0.01"))
+    slippage_bps: Number = Field(Decimal("2"), ge=0, le=1000)
+    funding_rate_per_8h: Number = Field(Decimal("0"), gt=Decimal("-0.05"), lt=Decimal("0.05"))
+
+
+class ContractRules(_Section):
+    """A contract's tick, step and minimums for backtests and paper mode of unlisted symbols."""
+
+    price_tick: Number = Field(gt=0)
+    quantity_step: Number = Field(gt=0)
+    min_quantity: Number = Field(ge=0)
+    min_notional_usdt: Number = Field(ge=0)
+
+
+class BotConfig(_Section):
+    """The whole configuration file."""
+
+    initial_capital: Number = Field(Decimal("1000.0"), gt=0)
+    leverage: int = Field(5, ge=1, le=125)
+    symbol: str = Field("BTC-USDT", pattern=r"^[A-Z0-9]{1,20}-USDT$")
+    timeframe: Timeframe = Timeframe.M5
+    position_sizing: PositionSizing = PositionSizing()
+    risk_management: RiskManagement = RiskManagement()
+    exit_strategy: ExitStrategy = ExitStrategy()
+    strategy: StrategySettings = StrategySettings()
+    fees: Fees = Fees()
+    contract: ContractRules | None = None
+
+    def instrument(self) -> Instrument:
+        """Return the contract rules: the `contract` section, else the known BingX rules."""
+        if self.contract is not None:
+            return Instrument(
+                symbol=self.symbol,
+                price_tick=self.contract.price_tick,
+                quantity_step=self.contract.quantity_step,
+                min_quantity=self.contract.min_quantity,
+                min_notional=self.contract.min_notional_usdt,
+            )
+        known = BINGX_CONTRACTS.get(self.symbol)
+        if known is None:
+            raise ConfigError(
+                f"no contract rules are known for symbol {self.symbol!r} "
+                f"(known: {', '.join(sorted(BINGX_CONTRACTS))}); add a 'contract' section with "
+                "price_tick, quantity_step, min_quantity and min_notional_usdt"
+            )
+        return known
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] = BotConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        candidates = getattr(annotation, "__args__", (annotation,))
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(model.model_fields)
+
+
+def _describe(error: Any) -> str:
+    loc = tuple(error["loc"])
+    key = _location(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(loc))
+        return f"unknown key '{key}' (allowed here: {allowed})"
+    value = json.dumps(error.get("input"), default=str)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key} = {value}: {message}"
+
+
+def parse_config(data: Any, source: str = "config") -> BotConfig:
+    """Validate already-parsed JSON data; raise ConfigError naming every bad key."""
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as e:
+        problems = "\n".join(f"  - {_describe(err)}" for err in e.errors())
+        raise ConfigError(f"{source} is not a valid adxbot config:\n{problems}") from e
+
+
+def load_config(path: Path | None) -> BotConfig:
+    """Read and validate a config file; `None` gives the defaults."""
+    if path is None:
+        return BotConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(
+            f"config file {path} does not exist; create one with 'adxbot init {path}'"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"config file {path} cannot be read: {e.strerror}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object ({{...}}) at the top level")
+    return parse_config(data, source=str(path))
+
+
+def config_to_json(config: BotConfig) -> str:
+    """Render a config as the JSON a user would write (defaults included)."""
+    return json.dumps(config.model_dump(mode="json", exclude_none=False), indent=2) + "\n"

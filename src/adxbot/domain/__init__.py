@@ -1,0 +1,1 @@
+"""The domain model: typed values shared by every part of adxbot."""
