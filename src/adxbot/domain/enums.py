@@ -129,6 +129,8 @@ class ExitReason(StrEnum):
     TAKE_PROFIT = "take_profit"
     SIGNAL = "signal"
     END_OF_DATA = "end_of_data"
+    PROTECTION_FAILED = "protection_failed"
+    """The stop-loss or take-profit could not be placed, so the position was closed at once."""
 
 
 class TakeProfitOrderKind(StrEnum):
