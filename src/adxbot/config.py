@@ -26,7 +26,9 @@ from adxbot.domain.instrument import BINGX_CONTRACTS, Instrument
 from adxbot.errors import ConfigError
 
 # Decimals are read exactly from the JSON text and written back as JSON numbers.
-Number = Annotated[Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json")]
+Number = Annotated[
+    Decimal, PlainSerializer(lambda d: float(d), return_type=float, when_used="json")
+]
 
 
 class _Section(BaseModel):

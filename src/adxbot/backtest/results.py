@@ -25,6 +25,8 @@ class TradeRecord:
     fees: Decimal
     entry_index: int
     exit_index: int
+    funding: Decimal = Decimal(0)
+    """Funding received (+) or paid (-) while the position was open; included in `pnl`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,9 +65,7 @@ class CandleSeries:
         )
 
     @classmethod
-    def from_rows(
-        cls, rows: list[tuple[int, float, float, float, float, float]]
-    ) -> CandleSeries:
+    def from_rows(cls, rows: list[tuple[int, float, float, float, float, float]]) -> CandleSeries:
         """Build a series from (open_time_ms, open, high, low, close, volume) tuples."""
         if rows:
             times, opens, highs, lows, closes, volumes = zip(*rows, strict=True)
