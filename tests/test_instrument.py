@@ -18,7 +18,11 @@ HALF = Instrument("HALF-USDT", D("0.5"), D("0.5"), D("0.5"), D("0"))  # non-powe
 STEPS = [D("0.0001"), D("0.001"), D("0.01"), D("0.5"), D("0.003"), D("1"), D("5")]
 
 
-def instrument_with(tick: Decimal = D("0.1"), step: Decimal = D("0.0001")) -> Instrument:
+TENTH = D("0.1")
+TEN_THOUSANDTH = D("0.0001")
+
+
+def instrument_with(tick: Decimal = TENTH, step: Decimal = TEN_THOUSANDTH) -> Instrument:
     return Instrument("TEST-USDT", tick, step, step, D("0"))
 
 
@@ -56,31 +60,12 @@ def test_floor_quantity_when_step_is_not_a_power_of_ten_then_truncates_to_its_mu
     assert three_thousandths.floor_quantity(D("0.0179")) == D("0.015")  # 5.97 steps -> 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: instrument.py _on_grid divides value/step in the default 28-digit context, so a "
-        "value with more significant digits just below a step boundary is rounded up to the "
-        "boundary before the floor: 0.01049999999999999999999999999999 -> 0.0105"
-    ),
-)
-def test_floor_quantity_when_value_has_more_digits_than_the_context_then_still_never_rounds_up() -> (
-    None
-):
+def test_floor_quantity_when_digits_exceed_the_context_then_still_never_rounds_up() -> None:
     just_below = D("0.01049999999999999999999999999999")  # 32 significant digits
     assert BTC.floor_quantity(just_below) == D("0.0104")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: instrument.py _on_grid: value/step is rounded to 28 digits, so "
-        "9.999999999999999999999999999 on a 0.5 step gives 19.999...98 -> 20.00 -> 10.0"
-    ),
-)
-def test_floor_quantity_when_half_step_quotient_overflows_the_context_then_never_rounds_up() -> (
-    None
-):
+def test_floor_quantity_when_half_step_quotient_exceeds_the_context_then_never_rounds_up() -> None:
     assert HALF.floor_quantity(D("9.999999999999999999999999999")) == D("9.5")
 
 
@@ -146,13 +131,6 @@ def test_round_price_nearest_when_exactly_halfway_then_rounds_half_to_even() -> 
     assert HALF.round_price(D("100.75"), Rounding.NEAREST) == D("101.0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: instrument.py _on_grid rounds value/tick to 28 digits first, so a buy price a "
-        "hair above a tick (31 significant digits) is rounded down, in the taker's favour"
-    ),
-)
 def test_taker_price_when_buy_is_a_hair_above_a_tick_then_still_rounds_up() -> None:
     assert BTC.taker_price(D("50000.10000000000000000000000001"), OrderSide.BUY) == D("50000.2")
 
@@ -231,4 +209,5 @@ def test_instrument_when_a_minimum_is_negative_then_refused(
 
 
 def test_bingx_contracts_then_btc_rules_match_the_exchange() -> None:
-    assert BTC == Instrument("BTC-USDT", D("0.1"), D("0.0001"), D("0.0001"), D("2"))
+    expected = Instrument("BTC-USDT", D("0.1"), D("0.0001"), D("0.0001"), D("2"))
+    assert expected == BTC

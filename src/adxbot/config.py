@@ -17,6 +17,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictInt,
     ValidationError,
     model_validator,
 )
@@ -39,7 +41,7 @@ class PositionSizing(_Section):
     """How big a trade is and how many may be open."""
 
     risk_per_trade_percent: Number = Field(Decimal("2.0"), gt=0, le=100)
-    max_positions: int = Field(2, ge=1, le=20)
+    max_positions: StrictInt = Field(2, ge=1, le=20)
     min_trade_size_usdt: Number = Field(Decimal("10.0"), ge=0)
 
 
@@ -48,15 +50,15 @@ class RiskManagement(_Section):
 
     daily_loss_limit_percent: Number = Field(Decimal("5.0"), gt=0, le=100)
     max_drawdown_percent: Number = Field(Decimal("15.0"), gt=0, le=100)
-    consecutive_loss_limit: int = Field(3, ge=1)
+    consecutive_loss_limit: StrictInt = Field(3, ge=1)
 
 
 class ExitStrategy(_Section):
     """Stop-loss and take-profit placed with every position."""
 
     stop_loss_percent: Number = Field(Decimal("2.0"), gt=0, lt=100)
-    take_profit_percent: Number = Field(Decimal("4.0"), gt=0)
-    trailing_stop: bool = False
+    take_profit_percent: Number = Field(Decimal("4.0"), gt=0, lt=100)
+    trailing_stop: StrictBool = False
     take_profit_order: TakeProfitOrderKind = TakeProfitOrderKind.MARKET
 
 
@@ -64,15 +66,15 @@ class StrategySettings(_Section):
     """ADX v2.0 parameters and its optional signal exits (see shared/spec/strategy-adx-v2.md)."""
 
     name: Literal["adx_v2"] = "adx_v2"
-    adx_period: int = Field(14, ge=2, le=200)
+    adx_period: StrictInt = Field(14, ge=2, le=200)
     adx_threshold: Number = Field(Decimal("25"), gt=0, lt=100)
-    warmup_candles: int | None = Field(
+    warmup_candles: StrictInt | None = Field(
         None, ge=1, description="history needed before the first signal; null = 10 * adx_period"
     )
-    exit_on_di_cross: bool = False
+    exit_on_di_cross: StrictBool = False
     adx_exit_threshold: Number | None = Field(None, gt=0, lt=100)
-    reverse_on_opposite_signal: bool = False
-    allow_short: bool = True
+    reverse_on_opposite_signal: StrictBool = False
+    allow_short: StrictBool = True
 
     @property
     def effective_warmup_candles(self) -> int:
@@ -112,7 +114,7 @@ class BotConfig(_Section):
     """The whole configuration file."""
 
     initial_capital: Number = Field(Decimal("1000.0"), gt=0)
-    leverage: int = Field(5, ge=1, le=125)
+    leverage: StrictInt = Field(5, ge=1, le=125)
     symbol: str = Field("BTC-USDT", pattern=r"^[A-Z0-9]{1,20}-USDT$")
     timeframe: Timeframe = Timeframe.M5
     position_sizing: PositionSizing = PositionSizing()

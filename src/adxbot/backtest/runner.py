@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -381,17 +381,8 @@ class Backtester:
         state: _State,
     ) -> OrderId:
         state.sequence += 1
-        tagged = OrderRequest(
-            request.side,
-            request.order_type,
-            request.quantity,
-            price=request.price,
-            trigger_price=request.trigger_price,
-            position_side=request.position_side,
-            reduce_only=request.reduce_only,
-            close_position=request.close_position,
-            time_in_force=request.time_in_force,
-            client_order_id=ClientOrderId(f"bt-{state.sequence}-{purpose.value}"),
+        tagged = replace(
+            request, client_order_id=ClientOrderId(f"bt-{state.sequence}-{purpose.value}")
         )
         order = engine.submit(tagged, bar.open_time_ms)
         state.purposes[order.order_id] = (purpose, reason)

@@ -13,7 +13,7 @@ Rounding rules (tested in tests/test_instrument.py):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
 from adxbot.domain.enums import OrderSide
@@ -27,15 +27,20 @@ class Rounding(StrEnum):
     NEAREST = "nearest"
 
 
-_DECIMAL_ROUNDING = {
-    Rounding.UP: ROUND_CEILING,
-    Rounding.DOWN: ROUND_FLOOR,
-    Rounding.NEAREST: ROUND_HALF_EVEN,
-}
-
-
-def _on_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    units = (value / step).to_integral_value(rounding=rounding)
+def _on_grid(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
+    # divmod on Decimals is exact (no 28-digit rounding of value / step), so a value a
+    # hair off a grid line is never pulled onto it before the rounding direction applies.
+    units, remainder = divmod(value, step)
+    if remainder < 0:  # divmod truncates toward zero; make `units` the floor
+        units, remainder = units - 1, remainder + step
+    if remainder and (
+        rounding is Rounding.UP
+        or (
+            rounding is Rounding.NEAREST
+            and (2 * remainder > step or (2 * remainder == step and units % 2))
+        )
+    ):
+        units += 1
     return (units * step).quantize(step)
 
 
@@ -58,11 +63,11 @@ class Instrument:
 
     def floor_quantity(self, quantity: Decimal) -> Decimal:
         """Truncate a quantity down to the step."""
-        return _on_grid(quantity, self.quantity_step, ROUND_FLOOR)
+        return _on_grid(quantity, self.quantity_step, Rounding.DOWN)
 
     def round_price(self, price: Decimal, rounding: Rounding) -> Decimal:
         """Put a price on the tick grid, rounding the given way."""
-        return _on_grid(price, self.price_tick, _DECIMAL_ROUNDING[rounding])
+        return _on_grid(price, self.price_tick, rounding)
 
     def taker_price(self, price: Decimal, side: OrderSide) -> Decimal:
         """Round a taker's fill price against the taker: up when buying, down when selling."""

@@ -208,11 +208,11 @@ class MatchingEngine:
         """Execute resting orders against one candle (gap at the open, then the range)."""
         fills: list[Fill] = []
         resting = [o for o in self._open.values() if o.request.order_type is not OrderType.MARKET]
-        gapped = [
-            o for o in resting if o.request.order_type.is_trigger and _reached(o.request, bar.open)
-        ]
-        for order in gapped:
-            fills.extend(self._fire(order, bar.open, bar.open_time_ms))
+        # The open decides first: any resting order the open has already reached executes
+        # there (triggers at the open, limits at their own price).
+        for order in [o for o in resting if _reached(o.request, bar.open)]:
+            if order.is_open:
+                fills.extend(self._fire(order, bar.open, bar.open_time_ms))
         touched = [
             o
             for o in resting
@@ -294,7 +294,7 @@ class MatchingEngine:
                 raise InvalidOrder(f"no {slot.value} position for this order to reduce")
             return
         assert request.quantity is not None
-        reference = request.price or self.last_price
+        reference = request.price or request.trigger_price or self.last_price
         if reference is not None:
             notional = request.quantity * reference
             if notional < self.instrument.min_notional:
@@ -407,7 +407,7 @@ class MatchingEngine:
             time_ms=time_ms,
             closed_position=closed,
         )
-        if slot not in self._positions:
+        if closed:  # flat, or flipped in one-way mode: the old position's exits are void
             self._cancel_reducing_orders(slot, time_ms)
         return fill
 

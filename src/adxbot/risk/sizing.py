@@ -13,6 +13,8 @@ from adxbot.config import PositionSizing
 from adxbot.domain.instrument import Instrument
 
 _HUNDRED = Decimal(100)
+MARGIN_RESERVE = Decimal("0.99")
+"""Share of the leverage cap sizing may use: 1 % stays free for fees and the move to the fill."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def size_entry(
         return SizingDecision.deny(f"equity is {equity} USDT: nothing to risk")
     risk_usdt = equity * sizing.risk_per_trade_percent / _HUNDRED
     wanted = risk_usdt / (stop_loss_percent / _HUNDRED)
-    cap = equity * leverage / sizing.max_positions
+    cap = equity * leverage / sizing.max_positions * MARGIN_RESERVE
     notional = min(wanted, cap)
     quantity = instrument.floor_quantity(notional / price)
     actual = quantity * price
