@@ -117,3 +117,12 @@ def test_help_when_asked_then_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("backtest", "init", "show-config"):
         assert command in result.stdout
+
+
+def test_example_config_in_repo_when_compared_with_init_output_then_identical(
+    tmp_path: Path,
+) -> None:
+    written = tmp_path / "c.json"
+    assert adxbot("init", written).returncode == 0
+    example = Path(__file__).resolve().parents[1] / "config.example.json"
+    assert example.read_text() == written.read_text(), "regenerate: adxbot init --force"
