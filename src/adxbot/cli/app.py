@@ -12,6 +12,7 @@ from rich.markup import escape
 from adxbot import __version__
 from adxbot.cli.backtest_cmd import backtest
 from adxbot.cli.config_cmd import init, show_config
+from adxbot.cli.sim_cmd import sim
 from adxbot.errors import ConfigError, DataError
 
 EXIT_BAD_INPUT = 2
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command()(backtest)
 app.command()(init)
 app.command("show-config")(show_config)
+app.command()(sim)
 
 
 def _print_version(value: bool) -> None:
