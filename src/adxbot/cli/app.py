@@ -13,6 +13,7 @@ from adxbot import __version__
 from adxbot.cli.backtest_cmd import backtest
 from adxbot.cli.config_cmd import init, show_config
 from adxbot.cli.sim_cmd import sim
+from adxbot.cli.simctl_cmd import sim_ctl
 from adxbot.errors import ConfigError, DataError
 
 EXIT_BAD_INPUT = 2
@@ -29,6 +30,7 @@ app.command()(backtest)
 app.command()(init)
 app.command("show-config")(show_config)
 app.command()(sim)
+app.add_typer(sim_ctl)
 
 
 def _print_version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -76,7 +77,7 @@ def sim(
 ) -> None:
     """Serve a local BingX-compatible exchange (REST API, matching engine, fault injection)."""
     console = Console()
-    rates = _parse_rates(fault_rate or [])
+    rates = parse_fault_rates(fault_rate or [])
     options = SimOptions(
         data=data,
         synthetic=synthetic,
@@ -116,6 +117,7 @@ def sim(
         console.print(
             f"[yellow]warning:[/] bound to {host}: the simulator is reachable from the network"
         )
+    sys.stdout.flush()  # the URL line must reach a supervising process before serving
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(asctime)s %(message)s"
     )
@@ -125,7 +127,8 @@ def sim(
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _parse_rates(items: list[str]) -> dict[FaultKind, float]:
+def parse_fault_rates(items: list[str]) -> dict[FaultKind, float]:
+    """Parse KIND=PROBABILITY items into fault rates."""
     kinds = ", ".join(k.value for k in FaultKind)
     rates: dict[FaultKind, float] = {}
     for item in items:
