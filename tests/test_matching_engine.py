@@ -36,7 +36,16 @@ from adxbot.engine.fees import FeeSchedule
 from adxbot.engine.matching import MatchingEngine, TriggerBounds
 from adxbot.engine.orders import Fill, FundingPayment, Order, OrderRequest
 from adxbot.engine.positions import Position
-from adxbot.errors import BelowMinimum, InsufficientMargin, InvalidOrder
+from adxbot.errors import (
+    BelowMinimum,
+    BelowMinimumNotional,
+    BelowMinimumQuantity,
+    InsufficientMargin,
+    InvalidOrder,
+    NoPositionToReduce,
+    PostOnlyWouldTake,
+    TriggerWouldFireImmediately,
+)
 
 D = Decimal
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
@@ -549,16 +558,16 @@ def test_fill_when_position_partly_reduced_then_its_orders_stay_open() -> None:
 
 def test_submit_reduce_only_when_flat_then_refused() -> None:
     engine = new_engine()
-    with pytest.raises(InvalidOrder, match="no both position for this order to reduce"):
+    with pytest.raises(NoPositionToReduce, match="no both position for this order to reduce"):
         engine.submit(market(SELL, reduce_only=True), T_SUBMIT)
-    with pytest.raises(InvalidOrder, match="no both position"):
+    with pytest.raises(NoPositionToReduce, match="no both position"):
         engine.submit(stop_market(SELL, LONG_SL), T_SUBMIT)
 
 
 def test_submit_reduce_only_when_it_would_grow_the_position_then_refused() -> None:
     engine = new_engine()
     enter(engine, LONG)
-    with pytest.raises(InvalidOrder, match="no both position for this order to reduce"):
+    with pytest.raises(NoPositionToReduce, match="no both position for this order to reduce"):
         engine.submit(market(BUY, reduce_only=True), T_BAR)
 
 
@@ -704,7 +713,9 @@ def test_submit_in_hedge_mode_when_closing_side_has_no_position_then_refused(
     side: OrderSide, slot: PositionSide
 ) -> None:
     engine = new_engine(mode=PositionMode.HEDGE)
-    with pytest.raises(InvalidOrder, match=f"no {slot.value} position for this order to reduce"):
+    with pytest.raises(
+        NoPositionToReduce, match=f"no {slot.value} position for this order to reduce"
+    ):
         engine.submit(market(side, position_side=slot), T_SUBMIT)
 
 
@@ -802,22 +813,30 @@ def test_submit_when_limit_without_price_or_trigger_without_trigger_then_refused
 
 def test_submit_when_quantity_below_contract_minimum_then_below_minimum() -> None:
     coarse = Instrument("BTC-USDT", D("0.1"), D("0.0001"), D("0.001"), D("2"))
-    with pytest.raises(BelowMinimum, match=r"quantity 0\.0005 is below the minimum 0\.001"):
+    with pytest.raises(
+        BelowMinimumQuantity, match=r"quantity 0\.0005 is below the minimum 0\.001"
+    ) as refused:
         new_engine(instrument=coarse).submit(market(BUY, D("0.0005")), T_SUBMIT)
+    assert isinstance(refused.value, BelowMinimum)
+    assert (refused.value.quantity, refused.value.minimum) == (D("0.0005"), D("0.001"))
 
 
 def test_submit_when_notional_below_contract_minimum_then_below_minimum() -> None:
     engine = new_engine()
     engine.match_bar(bar(10000, 10000, 10000, 10000))  # the engine now knows a price
     # 0.0001 * 10000 = 1 USDT < 2 USDT
-    with pytest.raises(BelowMinimum, match=r"notional 1\.0000 USDT is below the minimum 2"):
+    with pytest.raises(
+        BelowMinimumNotional, match=r"notional 1\.0000 USDT is below the minimum 2"
+    ) as refused:
         engine.submit(market(BUY, D("0.0001")), T_SUBMIT)
+    assert isinstance(refused.value, BelowMinimum)
+    assert (refused.value.notional, refused.value.minimum) == (D("1"), D("2"))
     engine.submit(market(BUY, D("0.0002")), T_SUBMIT)  # 2 USDT is enough
 
 
 def test_submit_when_limit_notional_below_minimum_then_priced_at_its_limit() -> None:
     # 0.0001 * 15000 = 1.5 USDT < 2, even with no last price to refer to
-    with pytest.raises(BelowMinimum, match=r"notional 1\.5000 USDT"):
+    with pytest.raises(BelowMinimumNotional, match=r"notional 1\.5000 USDT"):
         new_engine().submit(limit(BUY, D("15000"), D("0.0001")), T_SUBMIT)
 
 
@@ -878,15 +897,15 @@ def test_submit_when_trigger_would_fire_immediately_then_refused(
 ) -> None:
     engine = new_engine()
     enter(engine, direction)
-    with pytest.raises(InvalidOrder, match="would fire at once"):
+    with pytest.raises(TriggerWouldFireImmediately, match="would fire at once"):
         engine.submit(request_, T_ENTRY)
 
 
-def test_submit_when_limit_is_marketable_then_refused() -> None:
+def test_submit_when_post_only_limit_is_marketable_then_post_only_would_take() -> None:
+    # a marketable GTC limit is now a taker (tests/test_matching_engine_sim_orders.py);
+    # post-only is what still refuses it
     engine = new_engine()
     enter(engine, LONG)  # last price 50010.0
-    with pytest.raises(InvalidOrder, match=r"is marketable at 50010\.0; use a market order"):
-        engine.submit(limit(SELL, D("50000"), reduce_only=True), T_ENTRY)
     post_only = OrderRequest(
         SELL,
         OrderType.LIMIT,
@@ -895,22 +914,10 @@ def test_submit_when_limit_is_marketable_then_refused() -> None:
         reduce_only=True,
         time_in_force=TimeInForce.POST_ONLY,
     )
-    with pytest.raises(InvalidOrder, match="post-only limit at 50000 would take liquidity"):
+    with pytest.raises(
+        PostOnlyWouldTake, match=r"post-only limit at 50000 would take liquidity at 50010\.0"
+    ):
         engine.submit(post_only, T_ENTRY)
-
-
-@pytest.mark.parametrize("order_type", [OrderType.STOP, OrderType.TAKE_PROFIT])
-def test_submit_when_trigger_limit_type_then_refused_as_unsupported(order_type: OrderType) -> None:
-    request = OrderRequest(BUY, order_type, QTY, price=D("51000"), trigger_price=D("51000"))
-    with pytest.raises(InvalidOrder, match=f"order type {order_type.value} is not supported"):
-        new_engine().submit(request, T_SUBMIT)
-
-
-@pytest.mark.parametrize("tif", [TimeInForce.IOC, TimeInForce.FOK])
-def test_submit_when_ioc_or_fok_then_refused_as_unsupported(tif: TimeInForce) -> None:
-    request = OrderRequest(BUY, OrderType.LIMIT, QTY, price=D("49000"), time_in_force=tif)
-    with pytest.raises(InvalidOrder, match=f"time in force {tif.value} is not supported"):
-        new_engine().submit(request, T_SUBMIT)
 
 
 def test_submit_when_refused_then_no_order_is_recorded() -> None:

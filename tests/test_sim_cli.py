@@ -43,7 +43,8 @@ def test_sim_when_started_then_serves_bingx_time_and_contracts_on_loopback(
     sim_process: str,
 ) -> None:
     time = httpx.get(f"{sim_process}/openApi/swap/v2/server/time").json()
-    assert time["code"] == 0 and time["data"]["serverTime"] > 1_700_000_000_000
+    assert time["code"] == 0
+    assert time["data"]["serverTime"] > 1_700_000_000_000
     contracts = httpx.get(f"{sim_process}/openApi/swap/v2/quote/contracts").json()
     assert contracts["data"][0]["symbol"] == "BTC-USDT"
 

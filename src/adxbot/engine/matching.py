@@ -4,22 +4,48 @@ It holds one account on one contract: a wallet balance, positions per slot, and 
 Callers feed it prices; it returns fills.  It never reads a clock or does I/O: every
 method that changes state takes the time it happens at.
 
-How orders execute (the fill model of shared/spec/strategy-adx-v2.md):
+How orders execute (the fill model of shared/spec/strategy-adx-v2.md, extended with the
+order semantics of BingX that the exchange simulator needs):
 
 - MARKET orders wait for the next price the caller reports (`fill_market_orders`) and fill
-  there as takers with adverse slippage.
+  there as takers with adverse slippage.  For them and for trigger-market orders a time
+  in force of GTC, IOC or FOK changes nothing; POST_ONLY is refused (`PostOnlyWouldTake`).
+- LIMIT orders that are not marketable at the last price rest and fill at exactly their
+  price as makers when the price reaches it.
+- A LIMIT that is marketable at the last price when it arrives is a taker: like a market
+  order it fills at the next price with slippage, but never beyond its limit (a buy never
+  pays more, a sell never gets less).  If that next price no longer reaches the limit, a
+  GTC order rests as a maker limit from then on.  A marketable POST_ONLY limit is refused
+  (`PostOnlyWouldTake`).
+- IOC and FOK limits take like a marketable limit or end EXPIRED (with a reason) when not
+  marketable at submit or at that next price; they never rest.  The simulated book has
+  unlimited depth, so a marketable order always fills in full and IOC and FOK behave alike.
+  Submitted before any price is known, an IOC/FOK limit decides at the next price; a GTC
+  limit then simply rests.
 - STOP_MARKET and TAKE_PROFIT_MARKET orders rest until triggered, then fill as takers with
   adverse slippage.  A sell stop triggers when the price falls to its trigger, a buy stop
-  when it rises to it; take-profits the other way round.
-- LIMIT orders rest and fill at exactly their price as makers when the price reaches it.
-- `match_bar` applies the candle rules: an order whose trigger the open has already passed
-  fills at the open (a gap); otherwise, among orders the candle's range touches, stops fill
-  before take-profits and limits (pessimistic when one candle touches both).
+  when it rises to it; take-profits the other way round.  A trigger already reached at the
+  last price is refused (`TriggerWouldFireImmediately`).
+- STOP and TAKE_PROFIT (trigger-limit) orders trigger by the same rules and then become a
+  limit at their `price` (`Order.triggered_ms` records when): marketable at the trigger
+  price (the open when it gapped) they fill at once as takers there, slippage applied and
+  capped at the limit; otherwise they rest as maker limits (IOC/FOK: expire; POST_ONLY
+  would-take: expire).
+- `match_bar` applies the candle rules: an order whose level the open has already passed
+  executes at the open (a gap: triggers at the open, resting limits at their own price);
+  otherwise, among orders the candle's range touches, stops fill before take-profits before
+  limits (pessimistic when one candle touches both).  A trigger-limit that the range
+  triggers but whose limit is not marketable at the trigger does not fill in the same candle
+  even if the rest of the range reaches its limit: the candle does not say whether the price
+  got there before or after the trigger, so the engine assumes before (conservative).  One
+  triggered by the open rests from the open, so the candle's range may fill it.
+  Orders waiting for the next price are left to `fill_market_orders`.
 - Reduce-only and close-position orders never open or increase a position; when a slot
   goes flat, its remaining reduce-only orders are cancelled (one-cancels-the-other).
 
-Not modelled yet: liquidation, STOP / TAKE_PROFIT (trigger-limit) orders, IOC and FOK
-(they are refused with `InvalidOrder`, never silently mis-executed).
+Not modelled yet: liquidation, trailing orders (TRAILING_STOP_MARKET, TRAILING_TP_SL) and
+TRIGGER_MARKET / TRIGGER_LIMIT orders (no `OrderType` exists for them), partial fills
+(the book is infinitely deep) and mark price (every trigger works on the price given).
 """
 
 from __future__ import annotations
@@ -44,13 +70,20 @@ from adxbot.domain.instrument import Instrument
 from adxbot.engine.fees import FeeSchedule
 from adxbot.engine.orders import Fill, FundingPayment, Order, OrderRequest
 from adxbot.engine.positions import Position, apply_fill
-from adxbot.errors import BelowMinimum, InsufficientMargin, InvalidOrder
+from adxbot.errors import (
+    BelowMinimumNotional,
+    BelowMinimumQuantity,
+    InsufficientMargin,
+    InvalidOrder,
+    NoPositionToReduce,
+    PostOnlyWouldTake,
+    TriggerWouldFireImmediately,
+)
 
 ZERO = Decimal(0)
-_SUPPORTED_TYPES = frozenset(
-    {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET}
-)
-_SUPPORTED_TIF = frozenset({TimeInForce.GTC, TimeInForce.POST_ONLY})
+_STOP_TYPES = frozenset({OrderType.STOP_MARKET, OrderType.STOP})
+_TRIGGER_LIMIT_TYPES = frozenset({OrderType.STOP, OrderType.TAKE_PROFIT})
+_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +98,57 @@ class TriggerBounds:
     rising: Decimal | None
 
 
-def _waits_for_falling_price(request: OrderRequest) -> bool:
-    if request.order_type is OrderType.STOP_MARKET:
+def _limit_marketable(side: OrderSide, limit: Decimal, price: Decimal) -> bool:
+    """Return True when a limit at `limit` would trade at `price`."""
+    return price <= limit if side is OrderSide.BUY else price >= limit
+
+
+def _trigger_reached(request: OrderRequest, price: Decimal) -> bool:
+    """Return True when a trigger order's trigger is reached at `price`."""
+    trigger = request.trigger_price
+    assert trigger is not None
+    stop = request.order_type in _STOP_TYPES
+    rising = stop is (request.side is OrderSide.BUY)  # buy stops and sell take-profits
+    return price >= trigger if rising else price <= trigger
+
+
+def _limit_price(request: OrderRequest) -> Decimal:
+    assert request.price is not None
+    return request.price
+
+
+def _acts_as_limit(order: Order) -> bool:
+    """Return True for a LIMIT order and for a trigger-limit order that has triggered."""
+    return order.request.order_type is OrderType.LIMIT or order.triggered_ms is not None
+
+
+def _waits_for_falling_price(order: Order) -> bool:
+    request = order.request
+    if not _acts_as_limit(order) and request.order_type in _STOP_TYPES:
         return request.side is OrderSide.SELL
-    # TAKE_PROFIT_MARKET and LIMIT: a buy waits for the price to come down to it.
+    # Limits and take-profits: a buy waits for the price to come down to it.
     return request.side is OrderSide.BUY
 
 
-def _level(request: OrderRequest) -> Decimal:
-    level = request.price if request.order_type is OrderType.LIMIT else request.trigger_price
-    assert level is not None
-    return level
+def _level(order: Order) -> Decimal:
+    """Return the price the order waits for: its limit once it acts as one, else its trigger."""
+    if _acts_as_limit(order):
+        return _limit_price(order.request)
+    trigger = order.request.trigger_price
+    assert trigger is not None
+    return trigger
 
 
-def _reached(request: OrderRequest, price: Decimal) -> bool:
-    level = _level(request)
-    return price <= level if _waits_for_falling_price(request) else price >= level
+def _reached(order: Order, price: Decimal) -> bool:
+    level = _level(order)
+    return price <= level if _waits_for_falling_price(order) else price >= level
 
 
-_RANGE_PRIORITY = {OrderType.STOP_MARKET: 0, OrderType.TAKE_PROFIT_MARKET: 1, OrderType.LIMIT: 2}
+def _range_priority(order: Order) -> int:
+    """Stops before take-profits before limits (pessimistic within one candle)."""
+    if _acts_as_limit(order):
+        return 2
+    return 0 if order.request.order_type in _STOP_TYPES else 1
 
 
 class MatchingEngine:
@@ -97,9 +162,16 @@ class MatchingEngine:
         balance: Decimal,
         leverage: int,
         position_mode: PositionMode = PositionMode.ONE_WAY,
+        first_order_id: int = 1,
     ) -> None:
+        """Open the account; order ids count up from `first_order_id` as decimal strings.
+
+        Give engines that share an id space (the simulator's accounts) disjoint ranges.
+        """
         if leverage < 1:
             raise ValueError(f"leverage must be at least 1, not {leverage}")
+        if first_order_id < 1:
+            raise ValueError(f"first_order_id must be at least 1, not {first_order_id}")
         self.instrument = instrument
         self.fees = fees
         self.balance = balance
@@ -109,7 +181,7 @@ class MatchingEngine:
         self._positions: dict[PositionSide, Position] = {}
         self._orders: dict[OrderId, Order] = {}
         self._open: dict[OrderId, Order] = {}
-        self._next_id = 1
+        self._next_id = first_order_id
 
     # ----------------------------------------------------------------- queries
     def position(self, slot: PositionSide = PositionSide.BOTH) -> Position | None:
@@ -150,19 +222,18 @@ class MatchingEngine:
         return self.equity(mark_price) - self.used_margin()
 
     def has_waiting_market_orders(self) -> bool:
-        """Return True when a market order waits for the next price."""
-        return any(o.request.order_type is OrderType.MARKET for o in self._open.values())
+        """Return True when an order waits for the next price (market or marketable limit)."""
+        return any(o.awaits_next_price for o in self._open.values())
 
     def trigger_bounds(self) -> TriggerBounds:
         """Return the band of prices in which no resting order executes."""
         falling: Decimal | None = None
         rising: Decimal | None = None
         for order in self._open.values():
-            request = order.request
-            if request.order_type is OrderType.MARKET:
+            if order.awaits_next_price:
                 continue
-            level = _level(request)
-            if _waits_for_falling_price(request):
+            level = _level(order)
+            if _waits_for_falling_price(order):
                 falling = level if falling is None else max(falling, level)
             else:
                 rising = level if rising is None else min(rising, level)
@@ -170,13 +241,20 @@ class MatchingEngine:
 
     # ---------------------------------------------------------------- commands
     def submit(self, request: OrderRequest, now_ms: int) -> Order:
-        """Accept an order or raise an `OrderRejected` subclass saying why it is refused."""
+        """Accept an order or raise an `OrderRejected` subclass saying why it is refused.
+
+        An accepted IOC/FOK limit that is not marketable comes back already EXPIRED.
+        """
         self._validate(request)
         order = Order(
             order_id=self._new_id(), request=request, created_ms=now_ms, updated_ms=now_ms
         )
         self._orders[order.order_id] = order
         self._open[order.order_id] = order
+        if request.order_type is OrderType.MARKET:
+            order.awaits_next_price = True
+        elif request.order_type is OrderType.LIMIT:
+            self._arrive_limit(order, now_ms)
         return order
 
     def cancel(self, order_id: OrderId, now_ms: int, reason: str = "canceled") -> Order:
@@ -195,33 +273,47 @@ class MatchingEngine:
         return orders
 
     def fill_market_orders(self, price: Decimal, time_ms: int) -> list[Fill]:
-        """Fill waiting market orders, oldest first, at `price` (the next price seen)."""
+        """Execute the orders waiting for the next price, oldest first, at `price`.
+
+        Market orders fill there as takers.  Marketable-on-arrival limits fill as takers
+        too, capped at their limit, if `price` still reaches it; else a GTC limit rests
+        and an IOC/FOK limit expires.
+        """
         self.last_price = price
         fills: list[Fill] = []
-        for order in [o for o in self._open.values() if o.request.order_type is OrderType.MARKET]:
-            fill = self._execute(order, price, Liquidity.TAKER, time_ms)
+        for order in [o for o in self._open.values() if o.awaits_next_price]:
+            if not order.is_open:  # an earlier fill closed the position it was reducing
+                continue
+            if order.request.order_type is OrderType.LIMIT:
+                fill = self._take_or_rest(order, price, time_ms)
+            else:
+                fill = self._execute(order, price, Liquidity.TAKER, time_ms)
             if fill is not None:
                 fills.append(fill)
         return fills
 
     def match_bar(self, bar: Bar) -> list[Fill]:
-        """Execute resting orders against one candle (gap at the open, then the range)."""
+        """Execute resting orders against one candle (gap at the open, then the range).
+
+        Orders waiting for the next price are not touched: call `fill_market_orders` with
+        the candle's open first, as the backtester does.
+        """
         fills: list[Fill] = []
-        resting = [o for o in self._open.values() if o.request.order_type is not OrderType.MARKET]
+        resting = [o for o in self._open.values() if not o.awaits_next_price]
         # The open decides first: any resting order the open has already reached executes
         # there (triggers at the open, limits at their own price).
-        for order in [o for o in resting if _reached(o.request, bar.open)]:
+        for order in [o for o in resting if _reached(o, bar.open)]:
             if order.is_open:
                 fills.extend(self._fire(order, bar.open, bar.open_time_ms))
+        # Listed once, after the open: a trigger-limit the range triggers is examined only
+        # at its trigger, never again against the rest of this candle's range.
         touched = [
-            o
-            for o in resting
-            if o.is_open and (_reached(o.request, bar.low) or _reached(o.request, bar.high))
+            o for o in resting if o.is_open and (_reached(o, bar.low) or _reached(o, bar.high))
         ]
-        touched.sort(key=lambda o: _RANGE_PRIORITY[o.request.order_type])
+        touched.sort(key=_range_priority)
         for order in touched:
             if order.is_open:
-                fills.extend(self._fire(order, _level(order.request), bar.open_time_ms))
+                fills.extend(self._fire(order, _level(order), bar.open_time_ms))
         self.last_price = bar.close
         return fills
 
@@ -265,10 +357,6 @@ class MatchingEngine:
         return False
 
     def _validate(self, request: OrderRequest) -> None:
-        if request.order_type not in _SUPPORTED_TYPES:
-            raise InvalidOrder(f"order type {request.order_type.value} is not supported")
-        if request.time_in_force not in _SUPPORTED_TIF:
-            raise InvalidOrder(f"time in force {request.time_in_force.value} is not supported")
         slot = self._slot(request)
         if self.position_mode is PositionMode.HEDGE and request.reduce_only:
             raise InvalidOrder("reduce-only is not accepted in hedge mode; close with the slot")
@@ -283,44 +371,30 @@ class MatchingEngine:
                     f"{self.instrument.quantity_step}"
                 )
             if request.quantity < self.instrument.min_quantity:
-                raise BelowMinimum(
-                    f"quantity {request.quantity} is below the minimum "
-                    f"{self.instrument.min_quantity}"
-                )
+                raise BelowMinimumQuantity(request.quantity, self.instrument.min_quantity)
         self._validate_prices(request)
         if self._reduces(request):
             position = self._positions.get(slot)
             if position is None or position.direction.exit_side is not request.side:
-                raise InvalidOrder(f"no {slot.value} position for this order to reduce")
+                raise NoPositionToReduce(f"no {slot.value} position for this order to reduce")
             return
         assert request.quantity is not None
         reference = request.price or request.trigger_price or self.last_price
         if reference is not None:
             notional = request.quantity * reference
             if notional < self.instrument.min_notional:
-                raise BelowMinimum(
-                    f"notional {notional} USDT is below the minimum {self.instrument.min_notional}"
-                )
+                raise BelowMinimumNotional(notional, self.instrument.min_notional)
             self._require_margin(request, request.quantity, reference)
 
     def _validate_prices(self, request: OrderRequest) -> None:
         kind = request.order_type
-        if kind is OrderType.LIMIT:
-            if request.price is None or request.price <= 0:
-                raise InvalidOrder("a limit order needs a positive price")
-            if not self.instrument.is_price_on_grid(request.price):
-                raise InvalidOrder(
-                    f"price {request.price} is not on the tick {self.instrument.price_tick}"
-                )
-            marketable = self.last_price is not None and _reached(request, self.last_price)
-            if marketable and request.time_in_force is TimeInForce.POST_ONLY:
-                raise InvalidOrder(f"post-only limit at {request.price} would take liquidity")
-            if marketable:
-                raise InvalidOrder(
-                    f"limit price {request.price} is marketable at {self.last_price}; "
-                    "use a market order"
-                )
-        elif kind.is_trigger:
+        if kind is OrderType.LIMIT or kind in _TRIGGER_LIMIT_TYPES:
+            price = request.price
+            if price is None or price <= 0:
+                raise InvalidOrder(f"a {kind.value} order needs a positive price")
+            if not self.instrument.is_price_on_grid(price):
+                raise InvalidOrder(f"price {price} is not on the tick {self.instrument.price_tick}")
+        if kind.is_trigger:
             trigger = request.trigger_price
             if trigger is None or trigger <= 0:
                 raise InvalidOrder(f"a {kind.value} order needs a positive trigger price")
@@ -328,10 +402,24 @@ class MatchingEngine:
                 raise InvalidOrder(
                     f"trigger {trigger} is not on the tick {self.instrument.price_tick}"
                 )
-            if self.last_price is not None and _reached(request, self.last_price):
-                raise InvalidOrder(
+            if self.last_price is not None and _trigger_reached(request, self.last_price):
+                raise TriggerWouldFireImmediately(
                     f"{kind.value} {request.side.value} trigger {trigger} would fire at once "
                     f"(last price {self.last_price})"
+                )
+        if request.time_in_force is TimeInForce.POST_ONLY:
+            if kind.executes_as_market:
+                raise PostOnlyWouldTake(
+                    f"a post-only order needs a limit; a {kind.value} order always takes"
+                )
+            last = self.last_price
+            if (
+                kind is OrderType.LIMIT
+                and last is not None
+                and _limit_marketable(request.side, _limit_price(request), last)
+            ):
+                raise PostOnlyWouldTake(
+                    f"post-only limit at {request.price} would take liquidity at {last}"
                 )
 
     def _require_margin(self, request: OrderRequest, quantity: Decimal, price: Decimal) -> None:
@@ -347,19 +435,62 @@ class MatchingEngine:
                 f"order needs {needed:.4f} USDT margin, {available:.4f} USDT available"
             )
 
+    def _arrive_limit(self, order: Order, now_ms: int) -> None:
+        """Decide what a new LIMIT does: take at the next price, rest, or expire."""
+        request = order.request
+        immediate = request.time_in_force in _IMMEDIATE
+        last = self.last_price
+        if last is None:
+            # No price to judge by: IOC/FOK decide at the next one; GTC rests as a maker.
+            order.awaits_next_price = immediate
+        elif _limit_marketable(request.side, _limit_price(request), last):
+            order.awaits_next_price = True
+        elif immediate:
+            reason = self._not_marketable(request, last)
+            self._finish(order, OrderStatus.EXPIRED, now_ms, reason)
+
+    def _take_or_rest(self, order: Order, price: Decimal, time_ms: int) -> Fill | None:
+        """Execute an order's limit arriving at `price`: take if marketable, else rest or expire."""
+        request = order.request
+        limit = _limit_price(request)
+        order.awaits_next_price = False
+        if _limit_marketable(request.side, limit, price):
+            if request.time_in_force is TimeInForce.POST_ONLY:
+                reason = f"post-only limit {limit} would take liquidity at {price}"
+                self._finish(order, OrderStatus.EXPIRED, time_ms, reason)
+                return None
+            return self._execute(order, price, Liquidity.TAKER, time_ms, cap=limit)
+        if request.time_in_force in _IMMEDIATE:
+            self._finish(order, OrderStatus.EXPIRED, time_ms, self._not_marketable(request, price))
+        return None
+
+    @staticmethod
+    def _not_marketable(request: OrderRequest, price: Decimal) -> str:
+        tif = request.time_in_force.value.upper()
+        return f"{tif} limit {request.price} not marketable at {price}"
+
     def _fire(self, order: Order, price: Decimal, time_ms: int) -> Iterable[Fill]:
         request = order.request
-        if request.order_type is OrderType.LIMIT:
-            fill = self._execute(
-                order, request.price or price, Liquidity.MAKER, time_ms, slip=False
-            )
+        if _acts_as_limit(order):
+            fill = self._execute(order, _limit_price(request), Liquidity.MAKER, time_ms, slip=False)
+        elif request.order_type in _TRIGGER_LIMIT_TYPES:
+            order.triggered_ms = order.updated_ms = time_ms
+            fill = self._take_or_rest(order, price, time_ms)
         else:
             fill = self._execute(order, price, Liquidity.TAKER, time_ms)
         return () if fill is None else (fill,)
 
     def _execute(
-        self, order: Order, price: Decimal, liquidity: Liquidity, time_ms: int, *, slip: bool = True
+        self,
+        order: Order,
+        price: Decimal,
+        liquidity: Liquidity,
+        time_ms: int,
+        *,
+        slip: bool = True,
+        cap: Decimal | None = None,
     ) -> Fill | None:
+        """Fill the order at `price` (slipped against a taker, then held to the limit `cap`)."""
         request = order.request
         slot = self._slot(request)
         position = self._positions.get(slot)
@@ -374,6 +505,10 @@ class MatchingEngine:
         fill_price = (
             self.fees.taker_fill_price(price, request.side, self.instrument) if slip else price
         )
+        if cap is not None:
+            fill_price = (
+                min(fill_price, cap) if request.side is OrderSide.BUY else max(fill_price, cap)
+            )
         if not reduces and self._flip_or_open_lacks_margin(
             position, request.side, quantity, fill_price
         ):
@@ -431,6 +566,7 @@ class MatchingEngine:
         order.status = status
         order.updated_ms = time_ms
         order.cancel_reason = reason
+        order.awaits_next_price = False
         self._open.pop(order.order_id, None)
 
 

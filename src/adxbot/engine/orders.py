@@ -25,13 +25,15 @@ class OrderRequest:
     quantity: Decimal | None
     """Coins; None only with `close_position` (the whole position at fill time)."""
     price: Decimal | None = None
-    """Limit price of LIMIT orders."""
+    """Limit price of LIMIT, STOP and TAKE_PROFIT (trigger-limit) orders."""
     trigger_price: Decimal | None = None
     """Trigger (stop) price of trigger orders."""
     position_side: PositionSide = PositionSide.BOTH
     reduce_only: bool = False
     close_position: bool = False
     time_in_force: TimeInForce = TimeInForce.GTC
+    """How the limit of a LIMIT, STOP or TAKE_PROFIT order may rest; orders that execute as
+    market orders ignore GTC, IOC and FOK and refuse POST_ONLY."""
     client_order_id: ClientOrderId | None = None
 
 
@@ -47,6 +49,13 @@ class Order:
     average_price: Decimal | None = None
     updated_ms: int = 0
     cancel_reason: str = ""
+    """Why the order was cancelled, rejected or expired ("" while open and when filled)."""
+    awaits_next_price: bool = False
+    """True while the order waits for the next price (`fill_market_orders`) to execute as a
+    taker: a market order, or a limit that was marketable on arrival (and IOC/FOK limits
+    submitted before any price was known)."""
+    triggered_ms: int | None = None
+    """When a STOP / TAKE_PROFIT (trigger-limit) order triggered; from then on it is a limit."""
 
     @property
     def client_order_id(self) -> ClientOrderId | None:
