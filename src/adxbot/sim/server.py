@@ -50,6 +50,8 @@ class SimOptions:
     symbol: str = "BTC-USDT"
     timeframe: Timeframe = Timeframe.M5
     funding_rate: Decimal = Decimal("0.0001")
+    slippage_bps: Decimal = Decimal(0)
+    """Adverse slippage on taker fills; 0 = a deep book (set 2 to mirror the backtest)."""
     rate_limits: bool = True
     fault_seed: int = 0
 
@@ -81,7 +83,7 @@ def build_simulator(options: SimOptions, wall: Clock | None = None) -> Simulator
     start_ms = options.start_ms or source.first_open_ms + 200 * options.timeframe.ms
     clock = SimClock(wall_clock, start_ms, options.speed)
     market = Market(options.symbol, source, clock, instrument)
-    fees = FeeSchedule.from_config(Fees(slippage_bps=Decimal(0)))
+    fees = FeeSchedule.from_config(Fees(slippage_bps=options.slippage_bps))
     exchange = SimExchange(
         market,
         fees,
