@@ -42,6 +42,10 @@ class OrderInfo:
     take_profit: str
     leverage: int
     parent: OrderId | None = None
+    fee: Decimal = Decimal(0)
+    """Fees of the order's fills so far (kept here so a view needs no scan of all fills)."""
+    profit: Decimal = Decimal(0)
+    """Realised P&L of the order's fills so far."""
 
 
 @dataclass(frozen=True, slots=True)

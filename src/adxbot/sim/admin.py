@@ -6,7 +6,7 @@ exchange's whole state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,7 +34,7 @@ class FaultSettingsBody(_Body):
 
     latency_ms: float = Field(0, ge=0)
     jitter_ms: float = Field(0, ge=0)
-    rates: dict[FaultKind, float] = Field(default_factory=dict)
+    rates: dict[FaultKind, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     timeout_s: float = Field(30, gt=0)
     path_contains: str = ""
 
@@ -123,24 +123,24 @@ def admin_router(exchange: SimExchange, faults: FaultInjector) -> APIRouter:
     )
 
     @router.get("/state")
-    def get_state() -> dict[str, Any]:
+    async def get_state() -> dict[str, Any]:
         """Return the whole exchange state."""
         return state_dump(exchange, faults)
 
     @router.post("/faults")
-    def set_faults(body: FaultSettingsBody) -> dict[str, Any]:
+    async def set_faults(body: FaultSettingsBody) -> dict[str, Any]:
         """Set random faults."""
         faults.configure(FaultSettings(**body.model_dump()))
         return faults.describe()
 
     @router.post("/faults/schedule")
-    def schedule(body: ScheduleBody) -> dict[str, Any]:
+    async def schedule(body: ScheduleBody) -> dict[str, Any]:
         """Fail the next matching requests."""
         faults.schedule(body.kind, body.count, body.path_contains)
         return faults.describe()
 
     @router.post("/faults/reset")
-    def reset() -> dict[str, Any]:
+    async def reset() -> dict[str, Any]:
         """Remove every fault."""
         faults.reset()
         exchange.faults.reject_orders = 0
@@ -148,13 +148,13 @@ def admin_router(exchange: SimExchange, faults: FaultInjector) -> APIRouter:
         return faults.describe()
 
     @router.post("/disconnect")
-    def disconnect(body: SecondsBody) -> dict[str, Any]:
+    async def disconnect(body: SecondsBody) -> dict[str, Any]:
         """Drop every request for a while."""
         faults.disconnect(body.seconds)
         return faults.describe()
 
     @router.post("/orders/reject")
-    def reject_orders(body: RejectOrdersBody) -> dict[str, int]:
+    async def reject_orders(body: RejectOrdersBody) -> dict[str, int]:
         """Reject the next orders with an error."""
         exchange.faults.reject_orders = body.count
         exchange.faults.reject_code = body.code
@@ -162,34 +162,34 @@ def admin_router(exchange: SimExchange, faults: FaultInjector) -> APIRouter:
         return {"reject_orders": body.count}
 
     @router.post("/closes/fail")
-    def fail_closes(body: CountBody) -> dict[str, int]:
+    async def fail_closes(body: CountBody) -> dict[str, int]:
         """Make the next position closes fail."""
         exchange.faults.fail_closes = body.count
         return {"fail_closes": body.count}
 
     @router.post("/market/pause")
-    def pause() -> dict[str, Any]:
+    async def pause() -> dict[str, Any]:
         """Stop the simulated clock (and so the market)."""
         exchange.sync()
         exchange.market.clock.pause()
         return {"paused": True, "time_ms": exchange.market.now_ms()}
 
     @router.post("/market/resume")
-    def resume() -> dict[str, Any]:
+    async def resume() -> dict[str, Any]:
         """Let the simulated clock run again."""
         exchange.market.clock.resume()
         return {"paused": exchange.market.clock.paused, "time_ms": exchange.market.now_ms()}
 
     @router.post("/market/jump")
-    def jump(body: JumpBody) -> dict[str, str]:
+    async def jump(body: JumpBody) -> dict[str, str]:
         """Jump the price by a percentage from now on (a gap)."""
         exchange.sync()
         exchange.market.jump(body.percent)
-        exchange.sync()
+        exchange.match_now()  # a paused clock would not reach the gap before the next step
         return {"price": text(exchange.market.last_price())}
 
     @router.post("/clock/step")
-    def step(body: StepBody) -> dict[str, Any]:
+    async def step(body: StepBody) -> dict[str, Any]:
         """Move the simulated clock forward."""
         exchange.market.clock.step(body.ms)
         exchange.sync()

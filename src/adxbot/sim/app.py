@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -93,9 +94,8 @@ async def _parameters(request: Request) -> tuple[dict[str, str], list[tuple[str,
                     )
                     for k, v in decoded.items()
                 ]
-        else:
-            form = await request.form()
-            body_pairs = [(k, str(v)) for k, v in form.multi_items()]
+        else:  # form-urlencoded; request.form() would need python-multipart
+            body_pairs = parse_qsl(body.decode(), keep_blank_values=True)
     for key, value in body_pairs:
         params.setdefault(key, value)
     return params, body_pairs
@@ -143,7 +143,7 @@ def create_app(
             verify_request(
                 raw, request.url.query, body_pairs, account.api_key.secret, exchange.market.clock
             )
-        elif api_key and endpoint.path.endswith("userDataStream"):
+        elif endpoint.path.endswith("userDataStream"):  # key header only; none = 100413
             account = exchange.account(api_key)
         if not limiter.allow(api_key or (request.client.host if request.client else ""), endpoint):
             raise BingXError(

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from adxbot.domain.candles import Bar
 from adxbot.domain.enums import (
     OrderSide,
     OrderStatus,
@@ -151,6 +152,17 @@ class SimExchange:
         self._match_path(segment_start, now)
         self._synced_ms = now
 
+    def match_now(self) -> None:
+        """Sync, then let resting orders meet the price of this moment (a jump, paused clock)."""
+        self.sync()
+        now = self.market.now_ms()
+        price = self.market.price_at(now)
+        bar = Bar(open_time_ms=now, open=price, high=price, low=price, close=price)
+        for account in self._accounts.values():
+            if account.engine.open_orders():
+                self._record_fills(account, account.engine.match_bar(bar))
+            account.engine.last_price = price
+
     def _match_path(self, start: int, end: int) -> None:
         bars = self.market.bars_between(start, end)
         if not bars:
@@ -210,7 +222,13 @@ class SimExchange:
         take_profit = params.text("takeProfit") or ""
         for name, attached in (("stopLoss", stop_loss), ("takeProfit", take_profit)):
             if attached:
-                _parse_attached(name, attached)
+                spec = _parse_attached(name, attached)
+                self._check_grid(
+                    None,
+                    Decimal(str(spec["price"])) if spec.get("price") else None,
+                    Decimal(str(spec["stopPrice"])),
+                    ORDER_TYPES[str(spec["type"]).upper()],
+                )
         if quantity is not None and quantity < self.instrument.min_quantity:
             raise BingXError(
                 codes.BELOW_MIN_QUANTITY,
@@ -406,6 +424,9 @@ class SimExchange:
             self._ledger(account, "TRADING_FEE", -fill.fee, fill.time_ms, "Trading Fee", tran)
             self._track_position_id(account, fill)
             info = account.orders.get(fill.order_id)
+            if info is not None:
+                info.fee += fill.fee
+                info.profit += fill.realized_pnl
             if info is not None and (info.stop_loss or info.take_profit):
                 self._place_attached(account, fill, info)
 
@@ -566,7 +587,18 @@ def _parse_attached(name: str, raw: str) -> dict[str, Any]:
             codes.INVALID_PARAMETER,
             "stop loss price and taker profit price less then or equal 0.0",
         )
+    # Checked here, before the entry executes: a bad child would otherwise fail after the fill.
+    if str(spec.get("type", "")).upper() not in _ATTACHED_TYPES:
+        allowed = ", ".join(sorted(_ATTACHED_TYPES))
+        raise BingXError(codes.INVALID_PARAMETER, f"{name}: type must be one of {allowed}")
+    for key in ("stopPrice", "price", "quantity"):
+        number = Params({key: str(spec[key])}).decimal(key) if spec.get(key) else None
+        if number is not None and number <= 0:
+            raise BingXError(codes.INVALID_PARAMETER, f"{name}: {key} must be positive")
     return spec
+
+
+_ATTACHED_TYPES = frozenset({"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT"})
 
 
 def _translate(error: OrderRejected, min_notional: Decimal) -> BingXError:

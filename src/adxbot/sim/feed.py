@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from adxbot.domain.candles import CandleSeries
+from adxbot.errors import DataError
 
 
 class CandleSource(Protocol):
@@ -39,6 +40,12 @@ class ReplaySource:
     def __init__(self, candles: CandleSeries, timeframe_ms: int) -> None:
         if len(candles) == 0:
             raise ValueError("a replay needs at least one candle")
+        spacing = int(np.diff(candles.open_time_ms).min()) if len(candles) > 1 else timeframe_ms
+        if spacing != timeframe_ms:  # else each candle's path is cut short or left flat
+            raise DataError(
+                f"the candles are {spacing // 60_000}m apart but the market's timeframe is "
+                f"{timeframe_ms // 60_000}m: replay a file of {timeframe_ms // 60_000}m candles"
+            )
         self._candles = candles
         self.timeframe_ms = timeframe_ms
 

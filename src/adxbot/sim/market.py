@@ -122,7 +122,7 @@ class Market:
             return []
         first = max(0, last - limit + 1)
         if start_ms is not None:
-            first = max(first, self._index_at(start_ms - 1) + 1)
+            first = max(0, self._index_at(start_ms - 1) + 1)  # `limit` candles from start
             last = min(last, first + limit - 1)
         return [self._kline(k, now) for k in range(first, last + 1)]
 

@@ -10,6 +10,9 @@ from adxbot.sim.errors import INVALID_PARAMETER, BingXError
 
 T = TypeVar("T")
 
+_TOO_LARGE = Decimal("1e15")
+"""No price or quantity comes near this; beyond it grid checks overflow Decimal's precision."""
+
 
 class Params:
     """Request parameters as received (query string first, then body fields)."""
@@ -47,7 +50,7 @@ class Params:
             number = Decimal(value)
         except InvalidOperation:
             raise BingXError(INVALID_PARAMETER, f"{name}: {value!r} is not a number") from None
-        if not number.is_finite():
+        if not number.is_finite() or abs(number) >= _TOO_LARGE:
             raise BingXError(INVALID_PARAMETER, f"{name}: {value!r} is not a number")
         return number
 

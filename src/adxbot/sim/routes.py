@@ -74,6 +74,13 @@ def contracts(ctx: Context) -> Any:
     return [contract_view(ctx.exchange)]
 
 
+def _check_named_symbol(ctx: Context) -> None:
+    """Refuse a `symbol` other than the simulator's (else its rows would answer for it)."""
+    symbol = ctx.params.text("symbol")
+    if symbol is not None:
+        ctx.exchange._check_symbol(symbol)
+
+
 def _symbol_or_all(ctx: Context, row: dict[str, Any]) -> Any:
     symbol = ctx.params.text("symbol")
     if symbol is None:
@@ -194,6 +201,7 @@ def positions(ctx: Context) -> Any:
 
 def income(ctx: Context) -> Any:
     """Return the income ledger, filtered by type and time, oldest first."""
+    _check_named_symbol(ctx)
     params = ctx.params
     kind = params.text("incomeType")
     start = params.integer("startTime", 0) or 0
@@ -281,12 +289,14 @@ def test_order(ctx: Context) -> Any:
 
 def query_order(ctx: Context) -> Any:
     """Return one order by id or client id."""
+    _check_named_symbol(ctx)
     order = ctx.exchange.find_order(ctx.me, ctx.params)
     return {"order": order_view(ctx.exchange, ctx.me, order)}
 
 
 def query_open_order(ctx: Context) -> Any:
     """Return one open order by id or client id."""
+    _check_named_symbol(ctx)
     order = ctx.exchange.find_order(ctx.me, ctx.params)
     if not order.is_open:
         raise BingXError(codes.ORDER_NOT_EXIST, "Order does not exist")
@@ -295,6 +305,7 @@ def query_open_order(ctx: Context) -> Any:
 
 def cancel_order(ctx: Context) -> Any:
     """Cancel one order."""
+    _check_named_symbol(ctx)
     order = ctx.exchange.cancel_order(ctx.me, ctx.params)
     return {"order": order_view(ctx.exchange, ctx.me, order)}
 
@@ -310,6 +321,7 @@ def cancel_all(ctx: Context) -> Any:
 
 def open_orders(ctx: Context) -> Any:
     """List open orders, oldest first."""
+    _check_named_symbol(ctx)
     me = ctx.me
     kind = ctx.params.text("type")
     rows = [
@@ -331,6 +343,7 @@ def full_orders(ctx: Context) -> Any:
 
 
 def _history(ctx: Context, *, include_open: bool) -> list[dict[str, Any]]:
+    _check_named_symbol(ctx)
     params = ctx.params
     me = ctx.me
     start = params.integer("startTime", 0) or 0
@@ -352,6 +365,7 @@ def _history(ctx: Context, *, include_open: bool) -> list[dict[str, Any]]:
 
 def fills(ctx: Context) -> Any:
     """List fills in a time window (`startTs`/`endTs`), optionally of one order."""
+    _check_named_symbol(ctx)
     params = ctx.params
     now = ctx.exchange.market.now_ms()
     start = params.integer("startTs", now - 30 * 86_400_000) or 0

@@ -101,7 +101,9 @@ def build_simulator(options: SimOptions, wall: Clock | None = None) -> Simulator
 
 def loopback_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """Bind a listening TCP socket (port 0 = a free port chosen by the system)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every answer waits ~40 ms for the client's delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(512)

@@ -21,7 +21,14 @@ from adxbot.sim.wire import (
     text,
 )
 
-_EMPTY_ATTACHED = {"type": "", "quantity": "0", "stopPrice": "0", "price": "0", "workingType": ""}
+_EMPTY_ATTACHED = {
+    "type": "",
+    "quantity": "0",
+    "stopPrice": "0",
+    "price": "0",
+    "workingType": "",
+    "stopGuaranteed": "",
+}
 
 
 def _attached_object(raw: str) -> dict[str, str]:
@@ -36,6 +43,7 @@ def _attached_object(raw: str) -> dict[str, str]:
         "stopPrice": str(spec.get("stopPrice", "0")),
         "price": str(spec.get("price", "0")),
         "workingType": str(spec.get("workingType", "MARK_PRICE")),
+        "stopGuaranteed": str(spec.get("stopGuaranteed", "")),
     }
 
 
@@ -46,11 +54,7 @@ def order_view(exchange: SimExchange, account: SimAccount, order: Order) -> dict
     instrument = exchange.instrument
     filled = order.filled_quantity
     average = order.average_price
-    fee = sum((r.fill.fee for r in account.fills if r.fill.order_id == order.order_id), Decimal(0))
-    profit = sum(
-        (r.fill.realized_pnl for r in account.fills if r.fill.order_id == order.order_id),
-        Decimal(0),
-    )
+    fee, profit = info.fee, info.profit
     quantity = request.quantity if request.quantity is not None else filled
     triggered = getattr(order, "triggered_ms", None) is not None
     return {
@@ -68,17 +72,17 @@ def order_view(exchange: SimExchange, account: SimAccount, order: Order) -> dict
         "profit": text(profit),
         "commission": text(-fee),
         "status": order_status_name(order.status, request.order_type, triggered),
-        "time": order.created_ms,
-        "updateTime": order.updated_ms,
+        "time": str(order.created_ms),
+        "updateTime": str(order.updated_ms),
         "clientOrderId": info.client_order_id,
         "clientOrderID": info.client_order_id,
         "leverage": f"{info.leverage}X",
         "takeProfit": _attached_object(info.take_profit),
         "stopLoss": _attached_object(info.stop_loss),
-        "advanceAttr": 0,
-        "positionID": 0,
-        "takeProfitEntrustPrice": 0,
-        "stopLossEntrustPrice": 0,
+        "advanceAttr": "0",
+        "positionID": "0",
+        "takeProfitEntrustPrice": "0",
+        "stopLossEntrustPrice": "0",
         "orderType": "",
         "workingType": info.working_type,
         "onlyOnePosition": account.position_mode is PositionMode.ONE_WAY,
@@ -87,7 +91,7 @@ def order_view(exchange: SimExchange, account: SimAccount, order: Order) -> dict
         "timeInForce": TIME_IN_FORCE_NAMES[request.time_in_force],
         "postOnly": request.time_in_force.value == "post_only",
         "stopGuaranteed": "false",
-        "triggerOrderId": 0,
+        "triggerOrderId": "0",
         "trailingStopRate": "0",
         "trailingStopDistance": "0",
     }
@@ -131,10 +135,10 @@ def position_views(exchange: SimExchange, account: SimAccount) -> list[dict[str,
                 "avgPrice": text(position.entry_price),
                 "initialMargin": text(margin.quantize(Decimal("0.0001"))),
                 "margin": text(margin.quantize(Decimal("0.0001"))),
-                "leverage": leverage,
+                "leverage": str(leverage),
                 "unrealizedProfit": text(unrealized.quantize(Decimal("0.0001"))),
                 "realisedProfit": text(account.realised_pnl.quantize(Decimal("0.0001"))),
-                "liquidationPrice": 0,
+                "liquidationPrice": "0",
                 "pnlRatio": text((unrealized / margin).quantize(Decimal("0.0001"))),
                 "maxMarginReduction": "0.0000",
                 "riskRate": "0",
