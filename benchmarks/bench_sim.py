@@ -55,7 +55,7 @@ from pathlib import Path
 
 import httpx
 
-from adxbot.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 SYMBOL = "BTC-USDT"
 QUANTITY = "0.001"

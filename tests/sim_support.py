@@ -25,15 +25,9 @@ import httpx
 import pytest
 
 from adxbot.clock import Clock
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from adxbot.sim.auth import sign
-from adxbot.sim.server import (
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
-    SimOptions,
-    Simulator,
-    SimulatorThread,
-    build_simulator,
-)
+from adxbot.sim.server import SimOptions, Simulator, SimulatorThread, build_simulator
 
 T = TypeVar("T")
 

@@ -21,13 +21,8 @@ import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from adxbot.sim.server import (
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
-    SimOptions,
-    SimulatorThread,
-    build_simulator,
-)
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from adxbot.sim.server import SimOptions, SimulatorThread, build_simulator
 
 SYMBOL = "BTC/USDT:USDT"
 MARKET_ID = "BTC-USDT"

@@ -20,8 +20,9 @@ from adxbot.domain.candles import CandleSeries
 from adxbot.domain.enums import Direction, ExitReason
 from adxbot.market.candle_file import bundled_sample_path
 from adxbot.risk.levels import protective_levels
+from adxbot.sim import DEFAULT_API_KEY
 from adxbot.sim.params import Params
-from adxbot.sim.server import DEFAULT_API_KEY, SimOptions, build_simulator
+from adxbot.sim.server import SimOptions, build_simulator
 from adxbot.strategy.factory import build_strategy
 
 

@@ -18,9 +18,9 @@ import pytest
 
 from adxbot.domain.instrument import BINGX_CONTRACTS, Instrument
 from adxbot.market.candle_file import bundled_sample_path, load_candle_csv
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from adxbot.sim.account import ApiKey
 from adxbot.sim.routes import ENDPOINTS
-from adxbot.sim.server import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from sim_support import (
     ORDER,
     SERVER_TIME,

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adxbot.backtest.outputs import write_summary_json, write_trades_csv
-from adxbot.backtest.results import BacktestResult
-from adxbot.backtest.runner import Backtester
 from adxbot.cli.config_cmd import ConfigOption
-from adxbot.config import BotConfig, load_config
-from adxbot.domain.candles import CandleSeries
-from adxbot.errors import ConfigError
-from adxbot.market.candle_file import bundled_sample_path, load_candle_csv
-from adxbot.strategy.factory import build_strategy
+
+if TYPE_CHECKING:  # the CLI imports the heavy modules only when this command runs
+    from adxbot.backtest.results import BacktestResult
+    from adxbot.config import BotConfig
+    from adxbot.domain.candles import CandleSeries
 
 
 def _load_with_progress(path: Path, console: Console) -> CandleSeries:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from adxbot.market.candle_file import load_candle_csv
+
     columns = (TextColumn("loading {task.description}"), BarColumn(), DownloadColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as progress:
         task = progress.add_task(path.name, total=None)
@@ -36,6 +35,10 @@ def _load_with_progress(path: Path, console: Console) -> CandleSeries:
 
 def check_timeframe(candles: CandleSeries, config: BotConfig, path: Path) -> None:
     """Refuse candles whose spacing does not match the config's timeframe."""
+    import numpy as np
+
+    from adxbot.errors import ConfigError
+
     if len(candles) < 2:
         return
     steps = np.diff(candles.open_time_ms)
@@ -104,6 +107,12 @@ def backtest(
     ] = None,
 ) -> None:
     """Backtest the strategy with the same sizing and fill model paper and live mode use."""
+    from adxbot.backtest.outputs import write_summary_json, write_trades_csv
+    from adxbot.backtest.runner import Backtester
+    from adxbot.config import load_config
+    from adxbot.market.candle_file import bundled_sample_path
+    from adxbot.strategy.factory import build_strategy
+
     console = Console()
     settings = load_config(config)
     settings.instrument()  # an unknown symbol fails here, before any loading

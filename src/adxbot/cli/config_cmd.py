@@ -8,9 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from adxbot.atomic_file import write_atomically
-from adxbot.config import BotConfig, config_to_json, load_config
-
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
@@ -29,6 +26,9 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write an example config with every setting at its default."""
+    from adxbot.atomic_file import write_atomically
+    from adxbot.config import BotConfig, config_to_json
+
     console = Console()
     if path.exists() and not force:
         console.print(f"[red]{path} already exists[/]; pass --force to overwrite it")
@@ -39,4 +39,6 @@ def init(
 
 def show_config(config: ConfigOption = None) -> None:
     """Print the effective config: the file's values with every default filled in."""
+    from adxbot.config import config_to_json, load_config
+
     typer.echo(config_to_json(load_config(config)), nl=False)

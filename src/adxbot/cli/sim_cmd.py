@@ -9,18 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from adxbot.sim.account import ApiKey
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from adxbot.sim.faults import FaultKind, FaultSettings
-from adxbot.sim.server import (
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
-    SimOptions,
-    build_simulator,
-    loopback_socket,
-)
 
 
 def sim(
@@ -76,6 +68,11 @@ def sim(
     debug: Annotated[bool, typer.Option(help="Log a line per request.")] = False,
 ) -> None:
     """Serve a local BingX-compatible exchange (REST API, matching engine, fault injection)."""
+    import uvicorn
+
+    from adxbot.sim.account import ApiKey
+    from adxbot.sim.server import SimOptions, build_simulator, loopback_socket
+
     console = Console()
     rates = parse_fault_rates(fault_rate or [])
     options = SimOptions(

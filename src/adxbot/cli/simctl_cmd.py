@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from adxbot.sim.faults import FaultKind
@@ -21,6 +20,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _call(url: str, path: str, body: dict[str, Any] | None = None) -> None:
+    import httpx
+
     try:
         if body is None and path == "/sim/state":
             response = httpx.get(url + path, timeout=10)

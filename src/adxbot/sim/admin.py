@@ -6,10 +6,13 @@ exchange's whole state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from adxbot.sim.exchange import SimExchange
 from adxbot.sim.faults import FaultInjector, FaultKind, FaultSettings
@@ -17,12 +20,6 @@ from adxbot.sim.views import balance_view, order_view, position_views
 from adxbot.sim.wire import text
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
-
-
-def _loopback_only(request: Request) -> None:
-    host = request.client.host if request.client else ""
-    if host not in _LOOPBACK:
-        raise HTTPException(status_code=403, detail="the admin API answers loopback clients only")
 
 
 class _Body(BaseModel):
@@ -116,83 +113,101 @@ def state_dump(exchange: SimExchange, faults: FaultInjector) -> dict[str, Any]:
     }
 
 
-def admin_router(exchange: SimExchange, faults: FaultInjector) -> APIRouter:
+def admin_routes(exchange: SimExchange, faults: FaultInjector) -> list[Route]:
     """Build the `/sim/` routes for one exchange and fault injector."""
-    router = APIRouter(
-        prefix="/sim", dependencies=[Depends(_loopback_only)], include_in_schema=False
-    )
 
-    @router.get("/state")
-    async def get_state() -> dict[str, Any]:
-        """Return the whole exchange state."""
+    def get_state() -> dict[str, Any]:
         return state_dump(exchange, faults)
 
-    @router.post("/faults")
-    async def set_faults(body: FaultSettingsBody) -> dict[str, Any]:
-        """Set random faults."""
+    def set_faults(body: FaultSettingsBody) -> dict[str, Any]:
         faults.configure(FaultSettings(**body.model_dump()))
         return faults.describe()
 
-    @router.post("/faults/schedule")
-    async def schedule(body: ScheduleBody) -> dict[str, Any]:
-        """Fail the next matching requests."""
+    def schedule(body: ScheduleBody) -> dict[str, Any]:
         faults.schedule(body.kind, body.count, body.path_contains)
         return faults.describe()
 
-    @router.post("/faults/reset")
-    async def reset() -> dict[str, Any]:
-        """Remove every fault."""
+    def reset() -> dict[str, Any]:
         faults.reset()
         exchange.faults.reject_orders = 0
         exchange.faults.fail_closes = 0
         return faults.describe()
 
-    @router.post("/disconnect")
-    async def disconnect(body: SecondsBody) -> dict[str, Any]:
-        """Drop every request for a while."""
+    def disconnect(body: SecondsBody) -> dict[str, Any]:
         faults.disconnect(body.seconds)
         return faults.describe()
 
-    @router.post("/orders/reject")
-    async def reject_orders(body: RejectOrdersBody) -> dict[str, int]:
-        """Reject the next orders with an error."""
+    def reject_orders(body: RejectOrdersBody) -> dict[str, Any]:
         exchange.faults.reject_orders = body.count
         exchange.faults.reject_code = body.code
         exchange.faults.reject_msg = body.msg
         return {"reject_orders": body.count}
 
-    @router.post("/closes/fail")
-    async def fail_closes(body: CountBody) -> dict[str, int]:
-        """Make the next position closes fail."""
+    def fail_closes(body: CountBody) -> dict[str, Any]:
         exchange.faults.fail_closes = body.count
         return {"fail_closes": body.count}
 
-    @router.post("/market/pause")
-    async def pause() -> dict[str, Any]:
-        """Stop the simulated clock (and so the market)."""
+    def pause() -> dict[str, Any]:
         exchange.sync()
         exchange.market.clock.pause()
         return {"paused": True, "time_ms": exchange.market.now_ms()}
 
-    @router.post("/market/resume")
-    async def resume() -> dict[str, Any]:
-        """Let the simulated clock run again."""
+    def resume() -> dict[str, Any]:
         exchange.market.clock.resume()
         return {"paused": exchange.market.clock.paused, "time_ms": exchange.market.now_ms()}
 
-    @router.post("/market/jump")
-    async def jump(body: JumpBody) -> dict[str, str]:
-        """Jump the price by a percentage from now on (a gap)."""
+    def jump(body: JumpBody) -> dict[str, Any]:
         exchange.sync()
         exchange.market.jump(body.percent)
         exchange.match_now()  # a paused clock would not reach the gap before the next step
         return {"price": text(exchange.market.last_price())}
 
-    @router.post("/clock/step")
-    async def step(body: StepBody) -> dict[str, Any]:
-        """Move the simulated clock forward."""
+    def step(body: StepBody) -> dict[str, Any]:
         exchange.market.clock.step(body.ms)
         exchange.sync()
         return {"time_ms": exchange.market.now_ms(), "price": text(exchange.market.last_price())}
 
-    return router
+    return [
+        _route("GET", "/sim/state", get_state, None, "Return the whole exchange state."),
+        _route("POST", "/sim/faults", set_faults, FaultSettingsBody, "Set random faults."),
+        _route("POST", "/sim/faults/schedule", schedule, ScheduleBody, "Fail the next requests."),
+        _route("POST", "/sim/faults/reset", reset, None, "Remove every fault."),
+        _route("POST", "/sim/disconnect", disconnect, SecondsBody, "Drop every request."),
+        _route("POST", "/sim/orders/reject", reject_orders, RejectOrdersBody, "Reject orders."),
+        _route("POST", "/sim/closes/fail", fail_closes, CountBody, "Fail position closes."),
+        _route("POST", "/sim/market/pause", pause, None, "Stop the simulated clock."),
+        _route("POST", "/sim/market/resume", resume, None, "Let the clock run again."),
+        _route("POST", "/sim/market/jump", jump, JumpBody, "Jump the price (a gap)."),
+        _route("POST", "/sim/clock/step", step, StepBody, "Move the clock forward."),
+    ]
+
+
+def _route(
+    method: str,
+    path: str,
+    action: Callable[..., dict[str, Any]],
+    body_model: type[_Body] | None,
+    summary: str,
+) -> Route:
+    """Wrap an admin action: loopback check, body validation (422), JSON answer."""
+
+    async def endpoint(request: Request) -> Response:
+        host = request.client.host if request.client else ""
+        if host not in _LOOPBACK:
+            return JSONResponse(
+                {"detail": "the admin API answers loopback clients only"}, status_code=403
+            )
+        if body_model is None:
+            return JSONResponse(action())
+        raw = await request.body()
+        try:
+            body = body_model.model_validate_json(raw or b"{}")
+        except ValidationError as e:
+            return JSONResponse({"detail": e.errors(include_url=False)}, status_code=422)
+        try:
+            return JSONResponse(action(body))
+        except ValueError as e:
+            return JSONResponse({"detail": str(e)}, status_code=422)
+
+    endpoint.__doc__ = summary
+    return Route(path, endpoint, methods=[method])

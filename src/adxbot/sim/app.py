@@ -16,12 +16,14 @@ from collections import defaultdict, deque
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from adxbot.sim import errors as codes
-from adxbot.sim.admin import admin_router
+from adxbot.sim.admin import admin_routes
 from adxbot.sim.auth import verify_request
 from adxbot.sim.errors import BingXError
 from adxbot.sim.exchange import SimExchange
@@ -106,15 +108,10 @@ def create_app(
     faults: FaultInjector,
     *,
     rate_limits: bool = True,
-) -> FastAPI:
+) -> Starlette:
     """Build the simulator's ASGI app around an exchange and a fault injector."""
-    app = FastAPI(
-        title="adxbot sim: BingX USDT-M perpetual swap simulator", docs_url=None, redoc_url=None
-    )
     limiter = RateLimiter(rate_limits)
-    app.state.exchange = exchange
-    app.state.faults = faults
-    app.state.limiter = limiter
+    routes: list[Route] = []
 
     async def dispatch(request: Request, endpoint: Endpoint) -> Response:
         fault = faults.choose(request.url.path)
@@ -155,12 +152,7 @@ def create_app(
         return JSONResponse(envelope(data) if endpoint.enveloped else data)
 
     for endpoint in ENDPOINTS:
-        app.add_api_route(
-            endpoint.path,
-            _bind(dispatch, endpoint),
-            methods=[endpoint.method],
-            include_in_schema=False,
-        )
+        routes.append(Route(endpoint.path, _bind(dispatch, endpoint), methods=[endpoint.method]))
 
     async def listen_key_change(request: Request) -> Response:
         key = request.query_params.get("listenKey", "")
@@ -175,13 +167,14 @@ def create_app(
         )
         return Response(status_code=200 if changed else 404)
 
-    app.add_api_route(
-        "/openApi/user/auth/userDataStream",
-        listen_key_change,
-        methods=["PUT", "DELETE"],
-        include_in_schema=False,
+    routes.append(
+        Route("/openApi/user/auth/userDataStream", listen_key_change, methods=["PUT", "DELETE"])
     )
-    app.include_router(admin_router(exchange, faults))
+    routes.extend(admin_routes(exchange, faults))
+    app = Starlette(routes=routes)
+    app.state.exchange = exchange
+    app.state.faults = faults
+    app.state.limiter = limiter
     return app
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from adxbot.clock import Clock, WallClock
 from adxbot.config import Fees
@@ -18,6 +18,7 @@ from adxbot.domain.enums import Timeframe
 from adxbot.domain.instrument import BINGX_CONTRACTS, Instrument
 from adxbot.engine.fees import FeeSchedule
 from adxbot.market.candle_file import bundled_sample_path, load_candle_csv
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from adxbot.sim.account import ApiKey
 from adxbot.sim.app import create_app
 from adxbot.sim.clock import SimClock
@@ -25,9 +26,6 @@ from adxbot.sim.exchange import SimExchange
 from adxbot.sim.faults import FaultInjector
 from adxbot.sim.feed import CandleSource, ReplaySource, SyntheticSource
 from adxbot.sim.market import Market
-
-DEFAULT_API_KEY = "adxbot-sim-key"
-DEFAULT_API_SECRET = "adxbot-sim-secret"  # noqa: S105 - a public test credential of the simulator
 
 
 @dataclass(slots=True)
@@ -62,7 +60,7 @@ class Simulator:
 
     exchange: SimExchange
     faults: FaultInjector
-    app: FastAPI
+    app: Starlette
 
 
 def build_simulator(options: SimOptions, wall: Clock | None = None) -> Simulator:
