@@ -1,0 +1,934 @@
+"""`BingXClient`: adxbot's typed async client for BingX's USDT-M perpetual swap API.
+
+- Runs on an injected `httpx.AsyncClient` (connection pooling, keep-alive); reads and
+  writes have their own timeouts.
+- Signs every private request (`signing`), stamping it with the exchange's time from a
+  `ServerClock`; on a timestamp error it re-syncs the clock and tries once more (a
+  request refused for its timestamp was not executed, so this is safe for writes too).
+- Waits for the `RateLimiter` before every request.
+- Reads retry temporary failures and rate limits with backoff (bounded attempts).
+  Writes never retry blindly: a write whose answer is lost raises `OutcomeUnknown`, and
+  the caller looks the order up by its client order id (`find_order`) before anything
+  else.  Every order carries a client order id.
+- Translates every answer into `models` and every failure into `errors`, here and
+  nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from adxbot.domain.enums import (
+    Direction,
+    OrderSide,
+    OrderType,
+    PositionMode,
+    PositionSide,
+    TimeInForce,
+)
+from adxbot.domain.ids import ClientOrderId, OrderId
+from adxbot.domain.instrument import Instrument
+from adxbot.exchange import wire
+from adxbot.exchange.credentials import Credentials
+from adxbot.exchange.errors import (
+    ClockSkew,
+    ExchangeError,
+    OrderNotFound,
+    OutcomeUnknown,
+    RateLimited,
+    SetupError,
+    TemporaryError,
+    translate_code,
+    translate_status,
+)
+from adxbot.exchange.models import (
+    AccountModes,
+    ApiPermissions,
+    Balance,
+    ContractSpec,
+    FillReport,
+    IncomeReport,
+    Kline,
+    Leverage,
+    MarkPrice,
+    OrderReport,
+    PositionReport,
+)
+from adxbot.exchange.rate_limits import (
+    ACCOUNT_IP,
+    MARKET_IP,
+    ORDER_PER_ACCOUNT,
+    PRIVATE_PER_ACCOUNT,
+    SETTINGS_PER_ACCOUNT,
+    RateLimiter,
+    Rule,
+)
+from adxbot.exchange.server_clock import ServerClock
+from adxbot.exchange.signing import encoded_query, signed_query
+
+log = logging.getLogger("adxbot.exchange")
+
+PRODUCTION_URL = "https://open-api.bingx.com"
+DEMO_URL = "https://open-api-vst.bingx.com"
+MAX_CLIENT_ORDER_ID = 40
+
+_MARKET = (MARKET_IP,)
+_PRIVATE = (ACCOUNT_IP, PRIVATE_PER_ACCOUNT)
+_ORDER = (ACCOUNT_IP, ORDER_PER_ACCOUNT)
+_SETTINGS = (ACCOUNT_IP, SETTINGS_PER_ACCOUNT)
+
+
+class Access(StrEnum):
+    """How a request may be retried."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-call-type timeouts in seconds."""
+
+    connect_s: float = 3.0
+    read_s: float = 5.0
+    write_s: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedStop:
+    """A stop-loss or take-profit sent with an entry, placed by BingX when it fills."""
+
+    order_type: OrderType
+    stop_price: Decimal
+    quantity: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """An order to place; the client order id is mandatory (idempotency rests on it)."""
+
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    client_order_id: ClientOrderId
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    position_side: PositionSide = PositionSide.BOTH
+    reduce_only: bool = False
+    close_position: bool = False
+    time_in_force: TimeInForce | None = None
+    stop_loss: AttachedStop | None = None
+    take_profit: AttachedStop | None = None
+
+    def params(self) -> list[tuple[str, str]]:
+        """Return the request parameters, values as BingX expects them."""
+        if not 1 <= len(self.client_order_id) <= MAX_CLIENT_ORDER_ID:
+            raise ValueError(f"client order id must be 1..{MAX_CLIENT_ORDER_ID} characters")
+        params = [
+            ("symbol", self.symbol),
+            ("side", wire.SIDE_TO_WIRE[self.side]),
+            ("positionSide", wire.POSITION_SIDE_TO_WIRE[self.position_side]),
+            ("type", wire.ORDER_TYPE_TO_WIRE[self.order_type]),
+            ("clientOrderID", self.client_order_id.lower()),
+        ]
+        if self.quantity is not None and not self.close_position:
+            params.append(("quantity", _plain(self.quantity)))
+        if self.price is not None:
+            params.append(("price", _plain(self.price)))
+        if self.stop_price is not None:
+            params.append(("stopPrice", _plain(self.stop_price)))
+        if self.reduce_only:
+            params.append(("reduceOnly", "true"))
+        if self.close_position:
+            params.append(("closePosition", "true"))
+        if self.time_in_force is not None:
+            params.append(("timeInForce", wire.TIME_IN_FORCE_TO_WIRE[self.time_in_force]))
+        for name, attached in (("stopLoss", self.stop_loss), ("takeProfit", self.take_profit)):
+            if attached is not None:
+                params.append((name, _attached_json(attached)))
+        return params
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _attached_json(stop: AttachedStop) -> str:
+    body: dict[str, Any] = {
+        "type": wire.ORDER_TYPE_TO_WIRE[stop.order_type],
+        "stopPrice": float(stop.stop_price),
+        "workingType": "MARK_PRICE",
+    }
+    if stop.quantity is not None:
+        body["quantity"] = float(stop.quantity)
+    return json.dumps(body, separators=(",", ":"))
+
+
+class BingXClient:
+    """A BingX USDT-M perpetual swap account and its market data."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        clock: ServerClock,
+        credentials: Credentials | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        timeouts: Timeouts = Timeouts(),
+        read_attempts: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        recv_window_ms: int | None = None,
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self.clock = clock
+        self._credentials = credentials
+        self._limiter = limiter or RateLimiter()
+        self._timeouts = timeouts
+        self._read_attempts = max(1, read_attempts)
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self._recv_window_ms = recv_window_ms
+
+    # ------------------------------------------------------------------ transport
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        signed: bool,
+        access: Access,
+        rules: tuple[Rule, ...],
+        enveloped: bool = True,
+        client_order_id: str | None = None,
+    ) -> Any:
+        attempts = 1 if access is Access.WRITE else self._read_attempts
+        resynced = False
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._limiter.acquire(rules, path)
+            try:
+                return await self._once(
+                    method, path, params, signed, access, enveloped, client_order_id
+                )
+            except ClockSkew:
+                if resynced:
+                    raise
+                resynced = True
+                attempt -= 1  # refused for its timestamp: it did not execute
+                await self.sync_time()
+            except (TemporaryError, RateLimited) as e:
+                if attempt >= attempts:
+                    raise
+                delay = (
+                    e.retry_after_s
+                    if isinstance(e, RateLimited)
+                    else self._backoff_s * 2 ** (attempt - 1)
+                )
+                log.warning(
+                    "%s %s failed (%s); retry %d/%d in %.1f s",
+                    method,
+                    path,
+                    e,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        signed: bool,
+        access: Access,
+        enveloped: bool,
+        client_order_id: str | None,
+    ) -> Any:
+        headers: dict[str, str] = {}
+        stamped = [*params, ("timestamp", str(self.clock.now_ms()))]
+        if self._recv_window_ms is not None:
+            stamped.append(("recvWindow", str(self._recv_window_ms)))
+        if signed:
+            credentials = self._require_credentials()
+            headers["X-BX-APIKEY"] = credentials.api_key
+            query = signed_query(stamped, credentials.api_secret.get_secret_value())
+        else:
+            query = encoded_query(stamped)
+        read_timeout = self._timeouts.write_s if access is Access.WRITE else self._timeouts.read_s
+        timeout = httpx.Timeout(read_timeout, connect=self._timeouts.connect_s)
+        url = f"{self._base}{path}?{query}"
+        try:
+            response = await self._http.request(method, url, headers=headers, timeout=timeout)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+            raise TemporaryError(f"BingX {path}: cannot connect ({type(e).__name__})") from e
+        except httpx.TransportError as e:
+            if access is Access.WRITE:
+                raise OutcomeUnknown(
+                    f"BingX {path}: the answer was lost ({type(e).__name__}); the request may "
+                    "have been executed",
+                    client_order_id=client_order_id,
+                ) from e
+            raise TemporaryError(f"BingX {path}: {type(e).__name__}") from e
+        return self._parse(response, path, access, enveloped, client_order_id)
+
+    def _parse(
+        self,
+        response: httpx.Response,
+        path: str,
+        access: Access,
+        enveloped: bool,
+        client_order_id: str | None,
+    ) -> Any:
+        if response.status_code != 200:
+            error = translate_status(response.status_code, path)
+            if (
+                access is Access.WRITE
+                and response.status_code >= 500
+                and response.status_code != 503
+            ):
+                # A gateway error after the request reached BingX: it may have executed.
+                raise OutcomeUnknown(str(error), client_order_id=client_order_id) from error
+            raise error
+        try:
+            body = response.json()
+        except ValueError as e:
+            if access is Access.WRITE:
+                raise OutcomeUnknown(
+                    f"BingX {path}: unreadable answer to a write", client_order_id=client_order_id
+                ) from e
+            raise TemporaryError(f"BingX {path}: the answer is not JSON") from e
+        if not enveloped:
+            return body
+        if not isinstance(body, dict) or "code" not in body:
+            raise TemporaryError(f"BingX {path}: the answer has no code: {str(body)[:200]}")
+        code = wire.integer(body["code"], "code")
+        if code != 0:
+            raise translate_code(code, str(body.get("msg", "")), path)
+        return body.get("data")
+
+    def _require_credentials(self) -> Credentials:
+        if self._credentials is None:
+            raise _NoCredentials(
+                "this call needs BINGX_API_KEY and BINGX_API_SECRET (environment or config/.env)"
+            )
+        return self._credentials
+
+    # ------------------------------------------------------------------ time
+    async def server_time(self) -> int:
+        """Return BingX's clock in epoch milliseconds."""
+        data = await self._call(
+            "GET", "/openApi/swap/v2/server/time", signed=False, access=Access.READ, rules=_MARKET
+        )
+        return wire.integer(wire.field(data, "serverTime"), "serverTime")
+
+    async def sync_time(self) -> int:
+        """Measure the offset between BingX's clock and ours; return it in milliseconds."""
+        sent = self.clock.local_ms()
+        server = await self.server_time()
+        self.clock.update(server, sent, self.clock.local_ms())
+        return self.clock.offset_ms
+
+    # ------------------------------------------------------------------ market data
+    async def contracts(self) -> list[ContractSpec]:
+        """Return every USDT-M contract's rules."""
+        rows = await self._call(
+            "GET",
+            "/openApi/swap/v2/quote/contracts",
+            signed=False,
+            access=Access.READ,
+            rules=_MARKET,
+        )
+        return [_contract(row) for row in rows]
+
+    async def contract(self, symbol: str) -> ContractSpec:
+        """Return one contract's rules."""
+        for spec in await self.contracts():
+            if spec.instrument.symbol == symbol:
+                return spec
+        raise ExchangeError(f"BingX lists no contract {symbol}")
+
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int = 500,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Kline]:
+        """Return candles in ascending time order (the last one may still be forming)."""
+        params = [("symbol", symbol), ("interval", interval), ("limit", str(min(limit, 1440)))]
+        if start_ms is not None:
+            params.append(("startTime", str(start_ms)))
+        if end_ms is not None:
+            params.append(("endTime", str(end_ms)))
+        rows = await self._call(
+            "GET",
+            "/openApi/swap/v3/quote/klines",
+            params,
+            signed=False,
+            access=Access.READ,
+            rules=_MARKET,
+        )
+        if isinstance(rows, dict):
+            rows = [rows]
+        candles = [_kline(row) for row in rows]
+        candles.sort(key=lambda k: k.open_time_ms)
+        return candles
+
+    async def get_current_price(self, symbol: str) -> Decimal:
+        """Return the last traded price."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v1/ticker/price",
+            [("symbol", symbol)],
+            signed=False,
+            access=Access.READ,
+            rules=_MARKET,
+        )
+        return wire.decimal(wire.field(data, "price"), "price")
+
+    async def mark_price(self, symbol: str) -> MarkPrice:
+        """Return the mark price and funding."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/quote/premiumIndex",
+            [("symbol", symbol)],
+            signed=False,
+            access=Access.READ,
+            rules=_MARKET,
+        )
+        return MarkPrice(
+            mark_price=wire.decimal(wire.field(data, "markPrice"), "markPrice"),
+            index_price=wire.decimal(wire.field(data, "indexPrice"), "indexPrice"),
+            funding_rate=wire.decimal(wire.field(data, "lastFundingRate"), "lastFundingRate"),
+            next_funding_ms=wire.integer(wire.field(data, "nextFundingTime"), "nextFundingTime"),
+        )
+
+    # ------------------------------------------------------------------ account
+    async def get_balance(self) -> Balance:
+        """Return the USDT margin balance."""
+        rows = await self._call(
+            "GET", "/openApi/swap/v3/user/balance", signed=True, access=Access.READ, rules=_PRIVATE
+        )
+        for row in rows:
+            if row.get("asset") == "USDT":
+                return Balance(
+                    balance=wire.decimal(row["balance"], "balance"),
+                    equity=wire.decimal(row["equity"], "equity"),
+                    unrealized_pnl=wire.decimal(row["unrealizedProfit"], "unrealizedProfit"),
+                    available_margin=wire.decimal(row["availableMargin"], "availableMargin"),
+                    used_margin=wire.decimal(row["usedMargin"], "usedMargin"),
+                    frozen_margin=wire.decimal(row.get("freezedMargin", "0"), "freezedMargin"),
+                )
+        raise TemporaryError("BingX's balance answer has no USDT row")
+
+    async def get_all_positions(self, symbol: str | None = None) -> list[PositionReport]:
+        """Return open positions (all symbols, or one)."""
+        params = [("symbol", symbol)] if symbol else []
+        rows = await self._call(
+            "GET",
+            "/openApi/swap/v2/user/positions",
+            params,
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return [
+            _position(row)
+            for row in rows
+            if wire.decimal(row.get("positionAmt", "0"), "positionAmt") != 0
+        ]
+
+    async def get_position(
+        self, symbol: str, direction: Direction | None = None
+    ) -> PositionReport | None:
+        """Return the open position of a symbol (of one direction in hedge mode), or None."""
+        for position in await self.get_all_positions(symbol):
+            if direction is None or position.direction is direction:
+                return position
+        return None
+
+    async def income(
+        self,
+        *,
+        symbol: str | None = None,
+        income_type: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[IncomeReport]:
+        """Return income-ledger lines (realised P&L, fees, funding)."""
+        params: list[tuple[str, str]] = []
+        for name, value in (
+            ("symbol", symbol),
+            ("incomeType", income_type),
+            ("startTime", start_ms),
+            ("endTime", end_ms),
+        ):
+            if value is not None:
+                params.append((name, str(value)))
+        params.append(("limit", str(limit)))
+        rows = await self._call(
+            "GET",
+            "/openApi/swap/v2/user/income",
+            params,
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return [
+            IncomeReport(
+                symbol=str(row.get("symbol", "")),
+                income_type=str(wire.field(row, "incomeType")),
+                amount=wire.decimal(wire.field(row, "income"), "income"),
+                time_ms=wire.integer(wire.field(row, "time"), "time"),
+                transaction_id=str(row.get("tranId", "")),
+            )
+            for row in rows or []
+        ]
+
+    async def commission_rates(self) -> tuple[Decimal, Decimal]:
+        """Return (taker, maker) fee rates."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/user/commissionRate",
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        rates = wire.field(data, "commission")
+        return (
+            wire.decimal(rates["takerCommissionRate"], "takerCommissionRate"),
+            wire.decimal(rates["makerCommissionRate"], "makerCommissionRate"),
+        )
+
+    async def get_leverage(self, symbol: str) -> Leverage:
+        """Return the leverage settings of a symbol."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/leverage",
+            [("symbol", symbol)],
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return Leverage(
+            long=wire.integer(data["longLeverage"], "longLeverage"),
+            short=wire.integer(data["shortLeverage"], "shortLeverage"),
+            max_long=wire.integer(data.get("maxLongLeverage", 0), "maxLongLeverage"),
+            max_short=wire.integer(data.get("maxShortLeverage", 0), "maxShortLeverage"),
+        )
+
+    async def set_leverage(self, symbol: str, leverage: int, side: PositionSide) -> None:
+        """Set leverage: side BOTH in one-way mode, LONG and SHORT separately in hedge mode."""
+        params = [
+            ("symbol", symbol),
+            ("side", wire.POSITION_SIDE_TO_WIRE[side]),
+            ("leverage", str(leverage)),
+        ]
+        await self._call(
+            "POST",
+            "/openApi/swap/v2/trade/leverage",
+            params,
+            signed=True,
+            access=Access.WRITE,
+            rules=_PRIVATE,
+        )
+
+    async def get_margin_type(self, symbol: str) -> str:
+        """Return CROSSED, ISOLATED or SEPARATE_ISOLATED."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/marginType",
+            [("symbol", symbol)],
+            signed=True,
+            access=Access.READ,
+            rules=_SETTINGS,
+        )
+        return str(wire.field(data, "marginType")).upper()
+
+    async def set_margin_type(self, symbol: str, margin_type: str) -> None:
+        """Switch the margin type (only with no positions or open orders)."""
+        params = [("symbol", symbol), ("marginType", margin_type)]
+        await self._call(
+            "POST",
+            "/openApi/swap/v2/trade/marginType",
+            params,
+            signed=True,
+            access=Access.WRITE,
+            rules=_SETTINGS,
+        )
+
+    async def get_position_mode(self) -> PositionMode:
+        """Return one-way or hedge mode."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v1/positionSide/dual",
+            signed=True,
+            access=Access.READ,
+            rules=_SETTINGS,
+        )
+        return (
+            PositionMode.HEDGE
+            if wire.flag(wire.field(data, "dualSidePosition"))
+            else PositionMode.ONE_WAY
+        )
+
+    async def account_modes(self, symbol: str) -> AccountModes:
+        """Return the position mode and the symbol's margin type."""
+        return AccountModes(await self.get_position_mode(), await self.get_margin_type(symbol))
+
+    async def api_permissions(self) -> ApiPermissions:
+        """Return what the key may do (codes: 2 read, 3 futures trading, 5 withdraw)."""
+        data = await self._call(
+            "GET",
+            "/openApi/v1/account/apiPermissions",
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+            enveloped=False,
+        )
+        if isinstance(data, dict) and "code" in data and wire.integer(data["code"], "code") != 0:
+            raise translate_code(
+                wire.integer(data["code"], "code"), str(data.get("msg", "")), "apiPermissions"
+            )
+        if isinstance(data, dict) and isinstance(data.get("data"), dict):
+            data = data["data"]
+        codes = {wire.integer(c, "permission") for c in wire.field(data, "permissions")}
+        return ApiPermissions(
+            can_read=2 in codes or bool(codes),
+            can_trade=3 in codes,
+            can_withdraw=5 in codes,
+            ip_restricted=any(str(ip) for ip in data.get("ipAddresses") or []),
+        )
+
+    # ------------------------------------------------------------------ orders
+    async def place_order(self, spec: OrderSpec) -> OrderReport:
+        """Place an order; a lost answer raises `OutcomeUnknown` (look it up, never resend)."""
+        data = await self._call(
+            "POST",
+            "/openApi/swap/v2/trade/order",
+            spec.params(),
+            signed=True,
+            access=Access.WRITE,
+            rules=_ORDER,
+            client_order_id=spec.client_order_id.lower(),
+        )
+        return _order(wire.field(data, "order"), spec.symbol)
+
+    async def get_order(
+        self, symbol: str, *, order_id: OrderId | None = None, client_order_id: str | None = None
+    ) -> OrderReport:
+        """Return one order by exchange id or client order id (raises `OrderNotFound`)."""
+        params = [("symbol", symbol), *_order_key(order_id, client_order_id)]
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/order",
+            params,
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return _order(wire.field(data, "order"), symbol)
+
+    async def find_order(self, symbol: str, client_order_id: str) -> OrderReport | None:
+        """Look an order up by client order id: open orders, then the order itself and history.
+
+        Returns None only when BingX confirms it has no such order: the one case in which
+        re-sending an order whose answer was lost is safe.
+        """
+        wanted = client_order_id.lower()
+        for order in await self.get_open_orders(symbol):
+            if order.client_order_id == wanted:
+                return order
+        try:
+            return await self.get_order(symbol, client_order_id=wanted)
+        except OrderNotFound:
+            pass
+        for order in await self.order_history(symbol):
+            if order.client_order_id == wanted:
+                return order
+        return None
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: OrderId | None = None, client_order_id: str | None = None
+    ) -> OrderReport:
+        """Cancel one order."""
+        params = [("symbol", symbol), *_order_key(order_id, client_order_id)]
+        data = await self._call(
+            "DELETE",
+            "/openApi/swap/v2/trade/order",
+            params,
+            signed=True,
+            access=Access.WRITE,
+            rules=_PRIVATE,
+        )
+        return _order(wire.field(data, "order"), symbol)
+
+    async def cancel_all_orders(self, symbol: str) -> list[OrderReport]:
+        """Cancel every open order of a symbol; return what was cancelled."""
+        data = await self._call(
+            "DELETE",
+            "/openApi/swap/v2/trade/allOpenOrders",
+            [("symbol", symbol)],
+            signed=True,
+            access=Access.WRITE,
+            rules=_ORDER,
+        )
+        return [_order(row, symbol) for row in (data or {}).get("success") or []]
+
+    async def get_open_orders(self, symbol: str) -> list[OrderReport]:
+        """Return the open orders of a symbol."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/openOrders",
+            [("symbol", symbol)],
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return [_order(row, symbol) for row in wire.field(data, "orders") or []]
+
+    async def order_history(
+        self,
+        symbol: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 500,
+    ) -> list[OrderReport]:
+        """Return finished orders of a symbol (newest last)."""
+        params = [("symbol", symbol), ("limit", str(limit))]
+        if start_ms is not None:
+            params.append(("startTime", str(start_ms)))
+        if end_ms is not None:
+            params.append(("endTime", str(end_ms)))
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/allOrders",
+            params,
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return [_order(row, symbol) for row in wire.field(data, "orders") or []]
+
+    async def fills(
+        self, symbol: str, start_ms: int, end_ms: int, *, order_id: OrderId | None = None
+    ) -> list[FillReport]:
+        """Return executions of a symbol in a time window."""
+        params = [
+            ("symbol", symbol),
+            ("tradingUnit", "COIN"),
+            ("startTs", str(start_ms)),
+            ("endTs", str(end_ms)),
+        ]
+        if order_id is not None:
+            params.append(("orderId", order_id))
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/trade/allFillOrders",
+            params,
+            signed=True,
+            access=Access.READ,
+            rules=_PRIVATE,
+        )
+        return [_fill(row) for row in wire.field(data, "fill_orders") or []]
+
+    async def close_position(self, position_id: str) -> OrderId:
+        """Market-close one position by id; return the close order's id."""
+        data = await self._call(
+            "POST",
+            "/openApi/swap/v1/trade/closePosition",
+            [("positionId", position_id)],
+            signed=True,
+            access=Access.WRITE,
+            rules=_ORDER,
+        )
+        return OrderId(str(wire.field(data, "orderId")))
+
+    async def close_all_positions(self, symbol: str) -> list[OrderId]:
+        """Market-close both sides of a symbol; return the close orders' ids."""
+        data = await self._call(
+            "POST",
+            "/openApi/swap/v2/trade/closeAllPositions",
+            [("symbol", symbol)],
+            signed=True,
+            access=Access.WRITE,
+            rules=_ORDER,
+        )
+        return [OrderId(str(i)) for i in (data or {}).get("success") or []]
+
+    # ------------------------------------------------------------------ user stream
+    async def create_listen_key(self) -> str:
+        """Create a user-data-stream key (valid 60 minutes)."""
+        data = await self._call(
+            "POST",
+            "/openApi/user/auth/userDataStream",
+            signed=True,
+            access=Access.WRITE,
+            rules=_PRIVATE,
+            enveloped=False,
+        )
+        return str(wire.field(data, "listenKey"))
+
+    async def extend_listen_key(self, listen_key: str) -> None:
+        """Extend a user-data-stream key by 60 minutes."""
+        await self._call(
+            "PUT",
+            "/openApi/user/auth/userDataStream",
+            [("listenKey", listen_key)],
+            signed=True,
+            access=Access.WRITE,
+            rules=_PRIVATE,
+            enveloped=False,
+        )
+
+    async def delete_listen_key(self, listen_key: str) -> None:
+        """Delete a user-data-stream key."""
+        await self._call(
+            "DELETE",
+            "/openApi/user/auth/userDataStream",
+            [("listenKey", listen_key)],
+            signed=True,
+            access=Access.WRITE,
+            rules=_PRIVATE,
+            enveloped=False,
+        )
+
+
+class _NoCredentials(SetupError):
+    fix = "set BINGX_API_KEY and BINGX_API_SECRET in the environment or config/.env"
+
+
+def _order_key(order_id: OrderId | None, client_order_id: str | None) -> list[tuple[str, str]]:
+    if order_id is not None:
+        return [("orderId", order_id)]
+    if client_order_id is not None:
+        return [("clientOrderId", client_order_id.lower())]
+    raise ValueError("name the order by order_id or client_order_id")
+
+
+def _contract(row: dict[str, Any]) -> ContractSpec:
+    price_places = wire.integer(wire.field(row, "pricePrecision"), "pricePrecision")
+    quantity_places = wire.integer(wire.field(row, "quantityPrecision"), "quantityPrecision")
+    instrument = Instrument(
+        symbol=str(wire.field(row, "symbol")),
+        price_tick=Decimal(1).scaleb(-price_places),
+        quantity_step=Decimal(1).scaleb(-quantity_places),
+        min_quantity=wire.decimal(wire.field(row, "tradeMinQuantity"), "tradeMinQuantity"),
+        min_notional=wire.decimal(row.get("tradeMinUSDT", 0), "tradeMinUSDT"),
+    )
+    trading_open = wire.flag(row.get("apiStateOpen", "true")) and str(row.get("status", 1)) == "1"
+    max_leverage = wire.integer(row.get("maxLongLeverage", 0), "maxLongLeverage")
+    return ContractSpec(instrument, max_leverage, trading_open)
+
+
+def _kline(row: Any) -> Kline:
+    if isinstance(row, list):
+        time_ms, o, h, low, c, v = row[:6]
+    else:
+        time_ms, o, h, low, c, v = (
+            row[k] for k in ("time", "open", "high", "low", "close", "volume")
+        )
+    return Kline(
+        open_time_ms=wire.integer(time_ms, "time"),
+        open=wire.decimal(o, "open"),
+        high=wire.decimal(h, "high"),
+        low=wire.decimal(low, "low"),
+        close=wire.decimal(c, "close"),
+        volume=wire.decimal(v, "volume"),
+    )
+
+
+def _position(row: dict[str, Any]) -> PositionReport:
+    side = str(wire.field(row, "positionSide")).upper()
+    amount = wire.decimal(wire.field(row, "positionAmt"), "positionAmt")
+    if side == "BOTH":
+        direction = Direction.LONG if amount > 0 else Direction.SHORT
+    else:
+        direction = Direction.LONG if side == "LONG" else Direction.SHORT
+    return PositionReport(
+        position_id=str(row.get("positionId", "")),
+        symbol=str(wire.field(row, "symbol")),
+        direction=direction,
+        quantity=abs(amount),
+        entry_price=wire.decimal(wire.field(row, "avgPrice"), "avgPrice"),
+        mark_price=wire.decimal(row.get("markPrice", 0), "markPrice"),
+        unrealized_pnl=wire.decimal(row.get("unrealizedProfit", 0), "unrealizedProfit"),
+        leverage=wire.integer(row.get("leverage", 1), "leverage"),
+        isolated=wire.flag(row.get("isolated", False)),
+        one_way=wire.flag(row.get("onlyOnePosition", side == "BOTH")),
+    )
+
+
+def _order(row: dict[str, Any], symbol: str) -> OrderReport:
+    client_id = row.get("clientOrderId") or row.get("clientOrderID") or ""
+    tif = row.get("timeInForce")
+    return OrderReport(
+        order_id=OrderId(str(wire.field(row, "orderId"))),
+        client_order_id=ClientOrderId(str(client_id).lower()) if client_id else None,
+        symbol=str(row.get("symbol", symbol)),
+        side=wire.lookup(wire.SIDE_FROM_WIRE, wire.field(row, "side"), "order side"),
+        position_side=wire.lookup(
+            wire.POSITION_SIDE_FROM_WIRE, row.get("positionSide", "BOTH"), "position side"
+        ),
+        order_type=wire.lookup(wire.ORDER_TYPE_FROM_WIRE, wire.field(row, "type"), "order type"),
+        status=wire.lookup(wire.STATUS_FROM_WIRE, row.get("status", "NEW"), "order status"),
+        quantity=wire.decimal(row.get("origQty", row.get("quantity", "0")) or "0", "origQty"),
+        filled_quantity=wire.decimal(row.get("executedQty", "0") or "0", "executedQty"),
+        average_price=wire.optional_decimal(row.get("avgPrice"), "avgPrice"),
+        price=wire.optional_decimal(row.get("price"), "price"),
+        stop_price=wire.optional_decimal(row.get("stopPrice"), "stopPrice"),
+        reduce_only=wire.flag(row.get("reduceOnly", False)),
+        time_in_force=wire.lookup(wire.TIME_IN_FORCE_FROM_WIRE, tif, "time in force")
+        if tif
+        else None,
+        commission=abs(wire.decimal(row.get("commission", "0") or "0", "commission")),
+        realized_pnl=wire.decimal(row.get("profit", "0") or "0", "profit"),
+        created_ms=wire.integer(row.get("time", 0), "time"),
+        updated_ms=wire.integer(row.get("updateTime", 0), "updateTime"),
+    )
+
+
+def _fill(row: dict[str, Any]) -> FillReport:
+    client_id = row.get("clientOrderID") or row.get("clientOrderId") or ""
+    side = row.get("side")
+    return FillReport(
+        order_id=OrderId(str(wire.field(row, "orderId"))),
+        client_order_id=ClientOrderId(str(client_id).lower()) if client_id else None,
+        symbol=str(row.get("symbol", "")),
+        side=wire.lookup(wire.SIDE_FROM_WIRE, side, "fill side") if side else None,
+        quantity=wire.decimal(wire.field(row, "volume"), "volume"),
+        price=wire.decimal(wire.field(row, "price"), "price"),
+        commission=abs(wire.decimal(row.get("commission", "0"), "commission")),
+        time_ms=_fill_time(row),
+    )
+
+
+def _fill_time(row: dict[str, Any]) -> int:
+    # `filledTm` is UTC+8 wall time labelled Z (spec §5.22); `filledTime` has the offset.
+    from datetime import datetime
+
+    text = str(row.get("filledTime") or "")
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+    except ValueError:
+        raise TemporaryError(f"BingX sent an unreadable fill time: {text!r}") from None
