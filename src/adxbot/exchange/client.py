@@ -62,6 +62,7 @@ from adxbot.exchange.models import (
     MarkPrice,
     OrderReport,
     PositionReport,
+    Ticker,
 )
 from adxbot.exchange.rate_limits import (
     ACCOUNT_IP,
@@ -234,11 +235,7 @@ class BingXClient:
             except (TemporaryError, RateLimited) as e:
                 if attempt >= attempts:
                     raise
-                delay = (
-                    e.retry_after_s
-                    if isinstance(e, RateLimited)
-                    else self._backoff_s * 2 ** (attempt - 1)
-                )
+                delay = self._backoff_delay(e, attempt)
                 log.warning(
                     "%s %s failed (%s); retry %d/%d in %.1f s",
                     method,
@@ -249,6 +246,13 @@ class BingXClient:
                     delay,
                 )
                 await self._sleep(delay)
+
+    def _backoff_delay(self, error: ExchangeError, attempt: int) -> float:
+        if isinstance(error, RateLimited):
+            if error.unblocked_at_ms is not None:
+                return max(0.0, (error.unblocked_at_ms - self.clock.now_ms()) / 1000)
+            return error.retry_after_s
+        return float(self._backoff_s * 2 ** (attempt - 1))
 
     async def _once(
         self,
@@ -296,7 +300,9 @@ class BingXClient:
         client_order_id: str | None,
     ) -> Any:
         if response.status_code != 200:
-            error = translate_status(response.status_code, path)
+            error = translate_status(
+                response.status_code, path, response.headers.get("retry-after")
+            )
             if (
                 access is Access.WRITE
                 and response.status_code >= 500
@@ -403,6 +409,26 @@ class BingXClient:
             rules=_MARKET,
         )
         return wire.decimal(wire.field(data, "price"), "price")
+
+    async def ticker(self, symbol: str) -> Ticker:
+        """Return the 24-hour ticker."""
+        data = await self._call(
+            "GET",
+            "/openApi/swap/v2/quote/ticker",
+            [("symbol", symbol)],
+            signed=False,
+            access=Access.READ,
+            rules=_MARKET,
+        )
+        return Ticker(
+            last_price=wire.decimal(wire.field(data, "lastPrice"), "lastPrice"),
+            bid_price=wire.decimal(wire.field(data, "bidPrice"), "bidPrice"),
+            ask_price=wire.decimal(wire.field(data, "askPrice"), "askPrice"),
+            high_price=wire.decimal(wire.field(data, "highPrice"), "highPrice"),
+            low_price=wire.decimal(wire.field(data, "lowPrice"), "lowPrice"),
+            volume=wire.decimal(wire.field(data, "volume"), "volume"),
+            change_percent=wire.decimal(wire.field(data, "priceChangePercent"), "change"),
+        )
 
     async def mark_price(self, symbol: str) -> MarkPrice:
         """Return the mark price and funding."""

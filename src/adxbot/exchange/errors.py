@@ -26,6 +26,8 @@ The translation happens in one place (`translate_code`, `translate_status`), alw
 
 from __future__ import annotations
 
+import re
+
 from adxbot.errors import (
     AdxbotError,
     BelowMinimum,
@@ -50,13 +52,19 @@ class TemporaryError(ExchangeError):
 
 
 class RateLimited(ExchangeError):
-    """Too many requests: wait `retry_after_s` before the next one."""
+    """Too many requests: wait `retry_after_s`, or until `unblocked_at_ms` when BingX says."""
 
     def __init__(
-        self, message: str, *, code: int | None = None, retry_after_s: float = 1.0
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        retry_after_s: float = 1.0,
+        unblocked_at_ms: int | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.retry_after_s = retry_after_s
+        self.unblocked_at_ms = unblocked_at_ms
 
 
 class SetupError(ExchangeError):
@@ -113,6 +121,8 @@ class BelowExchangeMinimum(BelowMinimum):
     """BingX refused the order's quantity or notional as under the contract's minimum."""
 
 
+_UNBLOCK_AT = re.compile(r"(?:after|time:?)\s*(\d{13})")
+
 _BY_CODE: dict[int, type[AdxbotError]] = {
     100001: AuthenticationFailed,
     100412: AuthenticationFailed,
@@ -159,7 +169,10 @@ def translate_code(code: int, msg: str, path: str) -> AdxbotError:
     if issubclass(kind, OrderRejected):
         return _rejection(kind, text)
     if kind is RateLimited:
-        return RateLimited(text, code=code, retry_after_s=1.0)
+        # "...in the disabled period and will be unblocked after 1700000000000"
+        stamp = _UNBLOCK_AT.search(msg)
+        unblocked = int(stamp.group(1)) if stamp else None
+        return RateLimited(text, code=code, retry_after_s=1.0, unblocked_at_ms=unblocked)
     assert issubclass(kind, ExchangeError)
     return kind(text, code=code)
 
@@ -168,11 +181,13 @@ def _rejection(kind: type[AdxbotError], text: str) -> AdxbotError:
     return kind(text)
 
 
-def translate_status(status: int, path: str) -> ExchangeError:
+def translate_status(status: int, path: str, retry_after: str | None = None) -> ExchangeError:
     """Return the error for an HTTP status other than 200 (body not a BingX envelope)."""
     text = f"BingX {path}: HTTP {status}"
     if status in (429, 418):
-        return RateLimited(text, retry_after_s=60.0 if status == 418 else 5.0)
+        default = 60.0 if status == 418 else 5.0
+        asked = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return RateLimited(text, retry_after_s=asked if asked is not None else default)
     if status in (401,):
         return AuthenticationFailed(text)
     if status == 403:

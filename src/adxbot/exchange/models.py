@@ -41,6 +41,19 @@ class Kline:
 
 
 @dataclass(frozen=True, slots=True)
+class Ticker:
+    """The 24-hour ticker of a contract."""
+
+    last_price: Decimal
+    bid_price: Decimal
+    ask_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    volume: Decimal
+    change_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class MarkPrice:
     """Mark price and funding of a contract."""
 
