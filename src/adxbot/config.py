@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -20,6 +22,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -110,6 +113,65 @@ class ContractRules(_Section):
     min_notional_usdt: Number = Field(ge=0)
 
 
+class ExchangeEnvironment(StrEnum):
+    """Which BingX the bot talks to."""
+
+    PRODUCTION = "production"
+    """open-api.bingx.com: real money."""
+    DEMO = "demo"
+    """open-api-vst.bingx.com: BingX's demo trading with virtual USDT (VST)."""
+    CUSTOM = "custom"
+    """Any other BingX-compatible server at `base_url`, e.g. `adxbot sim`."""
+
+
+def check_base_url(url: str) -> str:
+    """Return `url` without a trailing slash; raise ValueError naming what is wrong with it."""
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000"
+        )
+    if parts.username or parts.password:
+        raise ValueError("must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise ValueError("must not contain a query (?...) or fragment (#...)")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return text.rstrip("/")
+
+
+class ExchangeSettings(_Section):
+    """Where the BingX API is; keys never live here (environment or config/.env)."""
+
+    environment: ExchangeEnvironment = ExchangeEnvironment.PRODUCTION
+    base_url: str | None = Field(
+        None, description="the server of environment 'custom' (e.g. http://127.0.0.1:8000)"
+    )
+    recv_window_ms: StrictInt | None = Field(
+        None, ge=1, le=60_000, description="BingX's recvWindow; null = BingX's default, 5000 ms"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_server(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
+    @model_validator(mode="after")
+    def _base_url_matches_environment(self) -> ExchangeSettings:
+        if self.environment is ExchangeEnvironment.CUSTOM and self.base_url is None:
+            raise ValueError('environment "custom" needs "base_url" (e.g. "http://127.0.0.1:8000")')
+        if self.environment is not ExchangeEnvironment.CUSTOM and self.base_url is not None:
+            raise ValueError(
+                f'"base_url" is only used with environment "custom" (this is '
+                f'"{self.environment.value}", whose address is fixed): remove base_url, or '
+                'set environment to "custom"'
+            )
+        return self
+
+
 class BotConfig(_Section):
     """The whole configuration file."""
 
@@ -123,6 +185,7 @@ class BotConfig(_Section):
     strategy: StrategySettings = StrategySettings()
     fees: Fees = Fees()
     contract: ContractRules | None = None
+    exchange: ExchangeSettings = ExchangeSettings()
 
     def instrument(self) -> Instrument:
         """Return the contract rules: the `contract` section, else the known BingX rules."""

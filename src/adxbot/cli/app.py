@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from adxbot import __version__
 from adxbot.cli.backtest_cmd import backtest
+from adxbot.cli.check_cmd import check
 from adxbot.cli.config_cmd import init, show_config
 from adxbot.cli.sim_cmd import sim
 from adxbot.cli.simctl_cmd import sim_ctl
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(backtest)
+app.command()(check)
 app.command()(init)
 app.command("show-config")(show_config)
 app.command()(sim)
