@@ -42,6 +42,7 @@ from adxbot.exchange.credentials import Credentials
 from adxbot.exchange.errors import (
     ClockSkew,
     ExchangeError,
+    NotSent,
     OrderNotFound,
     OutcomeUnknown,
     RateLimited,
@@ -66,10 +67,12 @@ from adxbot.exchange.models import (
 )
 from adxbot.exchange.rate_limits import (
     ACCOUNT_IP,
+    KLINES,
     MARKET_IP,
     ORDER_PER_ACCOUNT,
     PRIVATE_PER_ACCOUNT,
     SETTINGS_PER_ACCOUNT,
+    STREAM_PER_ACCOUNT,
     RateLimiter,
     Rule,
 )
@@ -86,6 +89,8 @@ _MARKET = (MARKET_IP,)
 _PRIVATE = (ACCOUNT_IP, PRIVATE_PER_ACCOUNT)
 _ORDER = (ACCOUNT_IP, ORDER_PER_ACCOUNT)
 _SETTINGS = (ACCOUNT_IP, SETTINGS_PER_ACCOUNT)
+_STREAM = (ACCOUNT_IP, STREAM_PER_ACCOUNT)
+_KLINES = (MARKET_IP, KLINES)
 
 
 class Access(StrEnum):
@@ -191,6 +196,7 @@ class BingXClient:
         backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         recv_window_ms: int | None = None,
+        max_wait_s: float = 30.0,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
@@ -202,6 +208,8 @@ class BingXClient:
         self._backoff_s = backoff_s
         self._sleep = sleep
         self._recv_window_ms = recv_window_ms
+        self._max_wait_s = max_wait_s
+        """A read that would have to wait longer than this raises instead (breakers decide)."""
 
     # ------------------------------------------------------------------ transport
     async def _call(
@@ -233,9 +241,18 @@ class BingXClient:
                 attempt -= 1  # refused for its timestamp: it did not execute
                 await self.sync_time()
             except (TemporaryError, RateLimited) as e:
-                if attempt >= attempts:
-                    raise
+                if (
+                    access is Access.WRITE
+                    and isinstance(e, TemporaryError)
+                    and not isinstance(e, NotSent)
+                ):
+                    # "busy", "rpc timeout", a 5xx: BingX may still have executed it.
+                    raise OutcomeUnknown(
+                        f"{e}; the write may have been executed", client_order_id=client_order_id
+                    ) from e
                 delay = self._backoff_delay(e, attempt)
+                if attempt >= attempts or delay > self._max_wait_s:
+                    raise
                 log.warning(
                     "%s %s failed (%s); retry %d/%d in %.1f s",
                     method,
@@ -280,7 +297,7 @@ class BingXClient:
         try:
             response = await self._http.request(method, url, headers=headers, timeout=timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-            raise TemporaryError(f"BingX {path}: cannot connect ({type(e).__name__})") from e
+            raise NotSent(f"BingX {path}: cannot connect ({type(e).__name__})") from e
         except httpx.TransportError as e:
             if access is Access.WRITE:
                 raise OutcomeUnknown(
@@ -299,6 +316,13 @@ class BingXClient:
         enveloped: bool,
         client_order_id: str | None,
     ) -> Any:
+        if (
+            not enveloped
+            and access is Access.WRITE
+            and response.status_code in (200, 204)
+            and not response.content
+        ):
+            return None  # listen-key PUT and DELETE answer with an empty body
         if response.status_code != 200:
             error = translate_status(
                 response.status_code, path, response.headers.get("retry-after")
@@ -320,8 +344,17 @@ class BingXClient:
                 ) from e
             raise TemporaryError(f"BingX {path}: the answer is not JSON") from e
         if not enveloped:
+            if isinstance(body, dict) and "code" in body:  # an error in BingX's envelope
+                code = wire.integer(body["code"], "code")
+                if code != 0:
+                    raise translate_code(code, str(body.get("msg", "")), path)
             return body
         if not isinstance(body, dict) or "code" not in body:
+            if access is Access.WRITE:
+                raise OutcomeUnknown(
+                    f"BingX {path}: the answer to a write has no code: {str(body)[:200]}",
+                    client_order_id=client_order_id,
+                )
             raise TemporaryError(f"BingX {path}: the answer has no code: {str(body)[:200]}")
         code = wire.integer(body["code"], "code")
         if code != 0:
@@ -390,7 +423,7 @@ class BingXClient:
             params,
             signed=False,
             access=Access.READ,
-            rules=_MARKET,
+            rules=_KLINES,
         )
         if isinstance(rows, dict):
             rows = [rows]
@@ -456,11 +489,15 @@ class BingXClient:
         for row in rows:
             if row.get("asset") == "USDT":
                 return Balance(
-                    balance=wire.decimal(row["balance"], "balance"),
-                    equity=wire.decimal(row["equity"], "equity"),
-                    unrealized_pnl=wire.decimal(row["unrealizedProfit"], "unrealizedProfit"),
-                    available_margin=wire.decimal(row["availableMargin"], "availableMargin"),
-                    used_margin=wire.decimal(row["usedMargin"], "usedMargin"),
+                    balance=wire.decimal(wire.field(row, "balance"), "balance"),
+                    equity=wire.decimal(wire.field(row, "equity"), "equity"),
+                    unrealized_pnl=wire.decimal(
+                        wire.field(row, "unrealizedProfit"), "unrealizedProfit"
+                    ),
+                    available_margin=wire.decimal(
+                        wire.field(row, "availableMargin"), "availableMargin"
+                    ),
+                    used_margin=wire.decimal(wire.field(row, "usedMargin"), "usedMargin"),
                     frozen_margin=wire.decimal(row.get("freezedMargin", "0"), "freezedMargin"),
                 )
         raise TemporaryError("BingX's balance answer has no USDT row")
@@ -541,8 +578,8 @@ class BingXClient:
         )
         rates = wire.field(data, "commission")
         return (
-            wire.decimal(rates["takerCommissionRate"], "takerCommissionRate"),
-            wire.decimal(rates["makerCommissionRate"], "makerCommissionRate"),
+            wire.decimal(wire.field(rates, "takerCommissionRate"), "takerCommissionRate"),
+            wire.decimal(wire.field(rates, "makerCommissionRate"), "makerCommissionRate"),
         )
 
     async def get_leverage(self, symbol: str) -> Leverage:
@@ -556,8 +593,8 @@ class BingXClient:
             rules=_PRIVATE,
         )
         return Leverage(
-            long=wire.integer(data["longLeverage"], "longLeverage"),
-            short=wire.integer(data["shortLeverage"], "shortLeverage"),
+            long=wire.integer(wire.field(data, "longLeverage"), "longLeverage"),
+            short=wire.integer(wire.field(data, "shortLeverage"), "shortLeverage"),
             max_long=wire.integer(data.get("maxLongLeverage", 0), "maxLongLeverage"),
             max_short=wire.integer(data.get("maxShortLeverage", 0), "maxShortLeverage"),
         )
@@ -657,7 +694,16 @@ class BingXClient:
             rules=_ORDER,
             client_order_id=spec.client_order_id.lower(),
         )
-        return _order(wire.field(data, "order"), spec.symbol)
+        try:
+            return _order(wire.field(data or {}, "order"), spec.symbol)
+        except (TemporaryError, LookupError, TypeError, AttributeError) as e:
+            # BingX accepted the order (code 0) but its report is unreadable: the order may
+            # rest or have filled, so the caller must look it up, never resend it.
+            raise OutcomeUnknown(
+                f"BingX accepted order {spec.client_order_id.lower()} but its answer is "
+                f"unreadable ({e})",
+                client_order_id=spec.client_order_id.lower(),
+            ) from e
 
     async def get_order(
         self, symbol: str, *, order_id: OrderId | None = None, client_order_id: str | None = None
@@ -716,7 +762,7 @@ class BingXClient:
             [("symbol", symbol)],
             signed=True,
             access=Access.WRITE,
-            rules=_ORDER,
+            rules=_PRIVATE,
         )
         return [_order(row, symbol) for row in (data or {}).get("success") or []]
 
@@ -786,7 +832,7 @@ class BingXClient:
             [("positionId", position_id)],
             signed=True,
             access=Access.WRITE,
-            rules=_ORDER,
+            rules=_PRIVATE,
         )
         return OrderId(str(wire.field(data, "orderId")))
 
@@ -798,7 +844,7 @@ class BingXClient:
             [("symbol", symbol)],
             signed=True,
             access=Access.WRITE,
-            rules=_ORDER,
+            rules=_PRIVATE,
         )
         return [OrderId(str(i)) for i in (data or {}).get("success") or []]
 
@@ -810,10 +856,10 @@ class BingXClient:
             "/openApi/user/auth/userDataStream",
             signed=True,
             access=Access.WRITE,
-            rules=_PRIVATE,
+            rules=_STREAM,
             enveloped=False,
         )
-        return str(wire.field(data, "listenKey"))
+        return str(wire.field(data or {}, "listenKey"))
 
     async def extend_listen_key(self, listen_key: str) -> None:
         """Extend a user-data-stream key by 60 minutes."""
@@ -823,7 +869,7 @@ class BingXClient:
             [("listenKey", listen_key)],
             signed=True,
             access=Access.WRITE,
-            rules=_PRIVATE,
+            rules=_STREAM,
             enveloped=False,
         )
 
@@ -835,7 +881,7 @@ class BingXClient:
             [("listenKey", listen_key)],
             signed=True,
             access=Access.WRITE,
-            rules=_PRIVATE,
+            rules=_STREAM,
             enveloped=False,
         )
 

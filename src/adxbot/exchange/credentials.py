@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from pydantic import SecretStr
 
 from adxbot.errors import ConfigError
+from adxbot.logsetup import register_credentials
 
 ENV_FILES = (Path("config/.env"), Path(".env"))
 
@@ -59,4 +60,6 @@ def load_credentials(
             f"{missing} is not set while the other half of the key pair is; set both "
             "in the environment or in config/.env"
         )
-    return Credentials(key, SecretStr(secret))
+    credentials = Credentials(key, SecretStr(secret))
+    register_credentials(credentials)  # from now on no log line can carry them
+    return credentials

@@ -9,6 +9,7 @@
     │   │   └── DuplicateClientOrderId        101481, 109201
     └── ExchangeError                      anything else the exchange said or failed to say
         ├── TemporaryError                 retry later: 5xx, system busy, a malformed answer
+        │   └── NotSent                    no connection was made: nothing reached BingX
         ├── RateLimited                    back off for `retry_after_s`: 100410, 109429, 429
         ├── SetupError                     a person must fix the setup; retrying cannot help
         │   ├── AuthenticationFailed       bad key or signature: 100413, 100412, 100001
@@ -17,8 +18,9 @@
         │   └── PermissionDenied           100004
         ├── OrderNotFound                  80016, 109421: the order does not exist
         ├── UnexpectedAnswer               any other non-zero code (kept with code and msg)
-        └── OutcomeUnknown                 a write was sent but its answer was lost: look the
-                                           order up by its client order id before anything else
+        └── OutcomeUnknown                 a write was sent but its answer was lost or was a
+                                           temporary failure: look the order up by its client
+                                           order id before anything else
 
 The translation happens in one place (`translate_code`, `translate_status`), always
 `raise ... from` the original.
@@ -49,6 +51,10 @@ class ExchangeError(AdxbotError):
 
 class TemporaryError(ExchangeError):
     """A passing failure (5xx, busy, broken answer): retrying later may succeed."""
+
+
+class NotSent(TemporaryError):
+    """The request never left: no connection could be made (safe to retry, even a write)."""
 
 
 class RateLimited(ExchangeError):
