@@ -44,8 +44,9 @@ from pydantic import SecretStr
 from adxbot.clock import WallClock
 from adxbot.domain.enums import OrderSide, OrderType
 from adxbot.domain.ids import ClientOrderId
-from adxbot.exchange.client import AttachedStop, BingXClient, OrderSpec
+from adxbot.exchange.client import BingXClient
 from adxbot.exchange.credentials import Credentials
+from adxbot.exchange.orders import AttachedStop, OrderSpec
 from adxbot.exchange.rate_limits import RateLimiter
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.exchange.signing import signed_query

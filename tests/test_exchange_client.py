@@ -36,7 +36,7 @@ from adxbot.domain.enums import (
 from adxbot.domain.ids import ClientOrderId, OrderId
 from adxbot.domain.instrument import BINGX_CONTRACTS, Rounding
 from adxbot.errors import InsufficientMargin, InvalidOrder
-from adxbot.exchange.client import AttachedStop, BingXClient, OrderSpec, Timeouts
+from adxbot.exchange.client import BingXClient, Timeouts
 from adxbot.exchange.credentials import Credentials
 from adxbot.exchange.errors import (
     AuthenticationFailed,
@@ -65,6 +65,7 @@ from adxbot.exchange.models import (
     PositionReport,
     Ticker,
 )
+from adxbot.exchange.orders import AttachedStop, OrderSpec
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from adxbot.sim.account import ApiKey

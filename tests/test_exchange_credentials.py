@@ -20,9 +20,10 @@ from adxbot.clock import ManualClock
 from adxbot.domain.enums import OrderSide, OrderType
 from adxbot.domain.ids import ClientOrderId
 from adxbot.errors import ConfigError
-from adxbot.exchange.client import BingXClient, OrderSpec
+from adxbot.exchange.client import BingXClient
 from adxbot.exchange.credentials import Credentials, load_credentials, mask
 from adxbot.exchange.errors import AuthenticationFailed, OutcomeUnknown, TemporaryError
+from adxbot.exchange.orders import OrderSpec
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.sim.account import ApiKey
 from sim_support import SYMBOL, running_simulator, sim_options

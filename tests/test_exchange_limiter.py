@@ -20,8 +20,9 @@ from pydantic import SecretStr
 from adxbot.clock import ManualClock
 from adxbot.domain.enums import OrderSide, OrderType
 from adxbot.domain.ids import ClientOrderId
-from adxbot.exchange.client import BingXClient, OrderSpec
+from adxbot.exchange.client import BingXClient
 from adxbot.exchange.credentials import Credentials
+from adxbot.exchange.orders import OrderSpec
 from adxbot.exchange.rate_limits import (
     ACCOUNT_IP,
     MARKET_IP,

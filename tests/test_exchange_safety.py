@@ -14,9 +14,10 @@ from pydantic import SecretStr
 from adxbot.clock import ManualClock
 from adxbot.domain.enums import OrderSide, OrderType
 from adxbot.domain.ids import ClientOrderId
-from adxbot.exchange.client import BingXClient, OrderSpec
+from adxbot.exchange.client import BingXClient
 from adxbot.exchange.credentials import Credentials, load_credentials
 from adxbot.exchange.errors import NotSent, OutcomeUnknown, RateLimited, TemporaryError
+from adxbot.exchange.orders import OrderSpec
 from adxbot.exchange.server_clock import ServerClock
 
 NOW_MS = 1_700_000_000_000

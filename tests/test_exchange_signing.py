@@ -13,7 +13,7 @@ import pytest
 
 from adxbot.domain.enums import OrderSide, OrderType, PositionSide, TimeInForce
 from adxbot.domain.ids import ClientOrderId
-from adxbot.exchange.client import AttachedStop, OrderSpec
+from adxbot.exchange.orders import AttachedStop, OrderSpec
 from adxbot.exchange.signing import encoded_query, payload_of, sign, signed_query
 
 ROW1_SECRET = "mheO6dR8ovSsxZQCOYEFCtelpuxcWGTfHw7te326y6jOwq5WpvFQ9JNljoTwBXZGv5It07m9RXSPpDQEK2w"

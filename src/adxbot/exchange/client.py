@@ -17,28 +17,54 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import httpx
 
 from adxbot.domain.enums import (
     Direction,
-    OrderSide,
-    OrderType,
     PositionMode,
     PositionSide,
-    TimeInForce,
 )
-from adxbot.domain.ids import ClientOrderId, OrderId
-from adxbot.domain.instrument import Instrument
+from adxbot.domain.ids import OrderId
 from adxbot.exchange import wire
 from adxbot.exchange.credentials import Credentials
+from adxbot.exchange.endpoints import (
+    API_PERMISSIONS,
+    CANCEL_ALL_ORDERS,
+    CANCEL_ORDER,
+    CLOSE_ALL_POSITIONS,
+    CLOSE_POSITION,
+    COMMISSION_RATES,
+    CONTRACTS,
+    CREATE_LISTEN_KEY,
+    DELETE_LISTEN_KEY,
+    EXTEND_LISTEN_KEY,
+    FILLS,
+    GET_ALL_POSITIONS,
+    GET_BALANCE,
+    GET_CURRENT_PRICE,
+    GET_LEVERAGE,
+    GET_MARGIN_TYPE,
+    GET_OPEN_ORDERS,
+    GET_ORDER,
+    GET_POSITION_MODE,
+    INCOME,
+    KLINES_V3,
+    MARK_PRICE,
+    ORDER_HISTORY,
+    PLACE_ORDER,
+    SERVER_TIME,
+    SET_LEVERAGE,
+    SET_MARGIN_TYPE,
+    TICKER,
+    Access,
+    Endpoint,
+)
 from adxbot.exchange.errors import (
     ClockSkew,
     ExchangeError,
@@ -65,16 +91,16 @@ from adxbot.exchange.models import (
     PositionReport,
     Ticker,
 )
+from adxbot.exchange.orders import OrderSpec
+from adxbot.exchange.parse import (
+    parse_contract,
+    parse_fill,
+    parse_kline,
+    parse_order,
+    parse_position,
+)
 from adxbot.exchange.rate_limits import (
-    ACCOUNT_IP,
-    KLINES,
-    MARKET_IP,
-    ORDER_PER_ACCOUNT,
-    PRIVATE_PER_ACCOUNT,
-    SETTINGS_PER_ACCOUNT,
-    STREAM_PER_ACCOUNT,
     RateLimiter,
-    Rule,
 )
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.exchange.signing import encoded_query, signed_query
@@ -83,21 +109,6 @@ log = logging.getLogger("adxbot.exchange")
 
 PRODUCTION_URL = "https://open-api.bingx.com"
 DEMO_URL = "https://open-api-vst.bingx.com"
-MAX_CLIENT_ORDER_ID = 40
-
-_MARKET = (MARKET_IP,)
-_PRIVATE = (ACCOUNT_IP, PRIVATE_PER_ACCOUNT)
-_ORDER = (ACCOUNT_IP, ORDER_PER_ACCOUNT)
-_SETTINGS = (ACCOUNT_IP, SETTINGS_PER_ACCOUNT)
-_STREAM = (ACCOUNT_IP, STREAM_PER_ACCOUNT)
-_KLINES = (MARKET_IP, KLINES)
-
-
-class Access(StrEnum):
-    """How a request may be retried."""
-
-    READ = "read"
-    WRITE = "write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,77 +118,6 @@ class Timeouts:
     connect_s: float = 3.0
     read_s: float = 5.0
     write_s: float = 8.0
-
-
-@dataclass(frozen=True, slots=True)
-class AttachedStop:
-    """A stop-loss or take-profit sent with an entry, placed by BingX when it fills."""
-
-    order_type: OrderType
-    stop_price: Decimal
-    quantity: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderSpec:
-    """An order to place; the client order id is mandatory (idempotency rests on it)."""
-
-    symbol: str
-    side: OrderSide
-    order_type: OrderType
-    client_order_id: ClientOrderId
-    quantity: Decimal | None = None
-    price: Decimal | None = None
-    stop_price: Decimal | None = None
-    position_side: PositionSide = PositionSide.BOTH
-    reduce_only: bool = False
-    close_position: bool = False
-    time_in_force: TimeInForce | None = None
-    stop_loss: AttachedStop | None = None
-    take_profit: AttachedStop | None = None
-
-    def params(self) -> list[tuple[str, str]]:
-        """Return the request parameters, values as BingX expects them."""
-        if not 1 <= len(self.client_order_id) <= MAX_CLIENT_ORDER_ID:
-            raise ValueError(f"client order id must be 1..{MAX_CLIENT_ORDER_ID} characters")
-        params = [
-            ("symbol", self.symbol),
-            ("side", wire.SIDE_TO_WIRE[self.side]),
-            ("positionSide", wire.POSITION_SIDE_TO_WIRE[self.position_side]),
-            ("type", wire.ORDER_TYPE_TO_WIRE[self.order_type]),
-            ("clientOrderID", self.client_order_id.lower()),
-        ]
-        if self.quantity is not None and not self.close_position:
-            params.append(("quantity", _plain(self.quantity)))
-        if self.price is not None:
-            params.append(("price", _plain(self.price)))
-        if self.stop_price is not None:
-            params.append(("stopPrice", _plain(self.stop_price)))
-        if self.reduce_only:
-            params.append(("reduceOnly", "true"))
-        if self.close_position:
-            params.append(("closePosition", "true"))
-        if self.time_in_force is not None:
-            params.append(("timeInForce", wire.TIME_IN_FORCE_TO_WIRE[self.time_in_force]))
-        for name, attached in (("stopLoss", self.stop_loss), ("takeProfit", self.take_profit)):
-            if attached is not None:
-                params.append((name, _attached_json(attached)))
-        return params
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
-def _attached_json(stop: AttachedStop) -> str:
-    body: dict[str, Any] = {
-        "type": wire.ORDER_TYPE_TO_WIRE[stop.order_type],
-        "stopPrice": float(stop.stop_price),
-        "workingType": "MARK_PRICE",
-    }
-    if stop.quantity is not None:
-        body["quantity"] = float(stop.quantity)
-    return json.dumps(body, separators=(",", ":"))
 
 
 class BingXClient:
@@ -214,16 +154,13 @@ class BingXClient:
     # ------------------------------------------------------------------ transport
     async def _call(
         self,
-        method: str,
-        path: str,
+        endpoint: Endpoint,
         params: Sequence[tuple[str, str]] = (),
         *,
-        signed: bool,
-        access: Access,
-        rules: tuple[Rule, ...],
-        enveloped: bool = True,
         client_order_id: str | None = None,
     ) -> Any:
+        method, path, access = endpoint.method, endpoint.path, endpoint.access
+        signed, rules, enveloped = endpoint.signed, endpoint.rules, endpoint.enveloped
         attempts = 1 if access is Access.WRITE else self._read_attempts
         resynced = False
         attempt = 0
@@ -371,9 +308,7 @@ class BingXClient:
     # ------------------------------------------------------------------ time
     async def server_time(self) -> int:
         """Return BingX's clock in epoch milliseconds."""
-        data = await self._call(
-            "GET", "/openApi/swap/v2/server/time", signed=False, access=Access.READ, rules=_MARKET
-        )
+        data = await self._call(SERVER_TIME)
         return wire.integer(wire.field(data, "serverTime"), "serverTime")
 
     async def sync_time(self) -> int:
@@ -386,14 +321,8 @@ class BingXClient:
     # ------------------------------------------------------------------ market data
     async def contracts(self) -> list[ContractSpec]:
         """Return every USDT-M contract's rules."""
-        rows = await self._call(
-            "GET",
-            "/openApi/swap/v2/quote/contracts",
-            signed=False,
-            access=Access.READ,
-            rules=_MARKET,
-        )
-        return [_contract(row) for row in rows]
+        rows = await self._call(CONTRACTS)
+        return [parse_contract(row) for row in rows]
 
     async def contract(self, symbol: str) -> ContractSpec:
         """Return one contract's rules."""
@@ -417,42 +346,21 @@ class BingXClient:
             params.append(("startTime", str(start_ms)))
         if end_ms is not None:
             params.append(("endTime", str(end_ms)))
-        rows = await self._call(
-            "GET",
-            "/openApi/swap/v3/quote/klines",
-            params,
-            signed=False,
-            access=Access.READ,
-            rules=_KLINES,
-        )
+        rows = await self._call(KLINES_V3, params)
         if isinstance(rows, dict):
             rows = [rows]
-        candles = [_kline(row) for row in rows]
+        candles = [parse_kline(row) for row in rows]
         candles.sort(key=lambda k: k.open_time_ms)
         return candles
 
     async def get_current_price(self, symbol: str) -> Decimal:
         """Return the last traded price."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v1/ticker/price",
-            [("symbol", symbol)],
-            signed=False,
-            access=Access.READ,
-            rules=_MARKET,
-        )
+        data = await self._call(GET_CURRENT_PRICE, [("symbol", symbol)])
         return wire.decimal(wire.field(data, "price"), "price")
 
     async def ticker(self, symbol: str) -> Ticker:
         """Return the 24-hour ticker."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/quote/ticker",
-            [("symbol", symbol)],
-            signed=False,
-            access=Access.READ,
-            rules=_MARKET,
-        )
+        data = await self._call(TICKER, [("symbol", symbol)])
         return Ticker(
             last_price=wire.decimal(wire.field(data, "lastPrice"), "lastPrice"),
             bid_price=wire.decimal(wire.field(data, "bidPrice"), "bidPrice"),
@@ -465,14 +373,7 @@ class BingXClient:
 
     async def mark_price(self, symbol: str) -> MarkPrice:
         """Return the mark price and funding."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/quote/premiumIndex",
-            [("symbol", symbol)],
-            signed=False,
-            access=Access.READ,
-            rules=_MARKET,
-        )
+        data = await self._call(MARK_PRICE, [("symbol", symbol)])
         return MarkPrice(
             mark_price=wire.decimal(wire.field(data, "markPrice"), "markPrice"),
             index_price=wire.decimal(wire.field(data, "indexPrice"), "indexPrice"),
@@ -483,9 +384,7 @@ class BingXClient:
     # ------------------------------------------------------------------ account
     async def get_balance(self) -> Balance:
         """Return the USDT margin balance."""
-        rows = await self._call(
-            "GET", "/openApi/swap/v3/user/balance", signed=True, access=Access.READ, rules=_PRIVATE
-        )
+        rows = await self._call(GET_BALANCE)
         for row in rows:
             if row.get("asset") == "USDT":
                 return Balance(
@@ -505,16 +404,9 @@ class BingXClient:
     async def get_all_positions(self, symbol: str | None = None) -> list[PositionReport]:
         """Return open positions (all symbols, or one)."""
         params = [("symbol", symbol)] if symbol else []
-        rows = await self._call(
-            "GET",
-            "/openApi/swap/v2/user/positions",
-            params,
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
+        rows = await self._call(GET_ALL_POSITIONS, params)
         return [
-            _position(row)
+            parse_position(row)
             for row in rows
             if wire.decimal(row.get("positionAmt", "0"), "positionAmt") != 0
         ]
@@ -548,14 +440,7 @@ class BingXClient:
             if value is not None:
                 params.append((name, str(value)))
         params.append(("limit", str(limit)))
-        rows = await self._call(
-            "GET",
-            "/openApi/swap/v2/user/income",
-            params,
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
+        rows = await self._call(INCOME, params)
         return [
             IncomeReport(
                 symbol=str(row.get("symbol", "")),
@@ -569,13 +454,7 @@ class BingXClient:
 
     async def commission_rates(self) -> tuple[Decimal, Decimal]:
         """Return (taker, maker) fee rates."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/user/commissionRate",
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
+        data = await self._call(COMMISSION_RATES)
         rates = wire.field(data, "commission")
         return (
             wire.decimal(wire.field(rates, "takerCommissionRate"), "takerCommissionRate"),
@@ -584,14 +463,7 @@ class BingXClient:
 
     async def get_leverage(self, symbol: str) -> Leverage:
         """Return the leverage settings of a symbol."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/leverage",
-            [("symbol", symbol)],
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
+        data = await self._call(GET_LEVERAGE, [("symbol", symbol)])
         return Leverage(
             long=wire.integer(wire.field(data, "longLeverage"), "longLeverage"),
             short=wire.integer(wire.field(data, "shortLeverage"), "shortLeverage"),
@@ -606,48 +478,21 @@ class BingXClient:
             ("side", wire.POSITION_SIDE_TO_WIRE[side]),
             ("leverage", str(leverage)),
         ]
-        await self._call(
-            "POST",
-            "/openApi/swap/v2/trade/leverage",
-            params,
-            signed=True,
-            access=Access.WRITE,
-            rules=_PRIVATE,
-        )
+        await self._call(SET_LEVERAGE, params)
 
     async def get_margin_type(self, symbol: str) -> str:
         """Return CROSSED, ISOLATED or SEPARATE_ISOLATED."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/marginType",
-            [("symbol", symbol)],
-            signed=True,
-            access=Access.READ,
-            rules=_SETTINGS,
-        )
+        data = await self._call(GET_MARGIN_TYPE, [("symbol", symbol)])
         return str(wire.field(data, "marginType")).upper()
 
     async def set_margin_type(self, symbol: str, margin_type: str) -> None:
         """Switch the margin type (only with no positions or open orders)."""
         params = [("symbol", symbol), ("marginType", margin_type)]
-        await self._call(
-            "POST",
-            "/openApi/swap/v2/trade/marginType",
-            params,
-            signed=True,
-            access=Access.WRITE,
-            rules=_SETTINGS,
-        )
+        await self._call(SET_MARGIN_TYPE, params)
 
     async def get_position_mode(self) -> PositionMode:
         """Return one-way or hedge mode."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v1/positionSide/dual",
-            signed=True,
-            access=Access.READ,
-            rules=_SETTINGS,
-        )
+        data = await self._call(GET_POSITION_MODE)
         return (
             PositionMode.HEDGE
             if wire.flag(wire.field(data, "dualSidePosition"))
@@ -660,14 +505,7 @@ class BingXClient:
 
     async def api_permissions(self) -> ApiPermissions:
         """Return what the key may do (codes: 2 read, 3 futures trading, 5 withdraw)."""
-        data = await self._call(
-            "GET",
-            "/openApi/v1/account/apiPermissions",
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-            enveloped=False,
-        )
+        data = await self._call(API_PERMISSIONS)
         if isinstance(data, dict) and "code" in data and wire.integer(data["code"], "code") != 0:
             raise translate_code(
                 wire.integer(data["code"], "code"), str(data.get("msg", "")), "apiPermissions"
@@ -686,16 +524,10 @@ class BingXClient:
     async def place_order(self, spec: OrderSpec) -> OrderReport:
         """Place an order; a lost answer raises `OutcomeUnknown` (look it up, never resend)."""
         data = await self._call(
-            "POST",
-            "/openApi/swap/v2/trade/order",
-            spec.params(),
-            signed=True,
-            access=Access.WRITE,
-            rules=_ORDER,
-            client_order_id=spec.client_order_id.lower(),
+            PLACE_ORDER, spec.params(), client_order_id=spec.client_order_id.lower()
         )
         try:
-            return _order(wire.field(data or {}, "order"), spec.symbol)
+            return parse_order(wire.field(data or {}, "order"), spec.symbol)
         except (TemporaryError, LookupError, TypeError, AttributeError) as e:
             # BingX accepted the order (code 0) but its report is unreadable: the order may
             # rest or have filled, so the caller must look it up, never resend it.
@@ -710,15 +542,8 @@ class BingXClient:
     ) -> OrderReport:
         """Return one order by exchange id or client order id (raises `OrderNotFound`)."""
         params = [("symbol", symbol), *_order_key(order_id, client_order_id)]
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/order",
-            params,
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
-        return _order(wire.field(data, "order"), symbol)
+        data = await self._call(GET_ORDER, params)
+        return parse_order(wire.field(data, "order"), symbol)
 
     async def find_order(self, symbol: str, client_order_id: str) -> OrderReport | None:
         """Look an order up by client order id: open orders, then the order itself and history.
@@ -744,39 +569,18 @@ class BingXClient:
     ) -> OrderReport:
         """Cancel one order."""
         params = [("symbol", symbol), *_order_key(order_id, client_order_id)]
-        data = await self._call(
-            "DELETE",
-            "/openApi/swap/v2/trade/order",
-            params,
-            signed=True,
-            access=Access.WRITE,
-            rules=_PRIVATE,
-        )
-        return _order(wire.field(data, "order"), symbol)
+        data = await self._call(CANCEL_ORDER, params)
+        return parse_order(wire.field(data, "order"), symbol)
 
     async def cancel_all_orders(self, symbol: str) -> list[OrderReport]:
         """Cancel every open order of a symbol; return what was cancelled."""
-        data = await self._call(
-            "DELETE",
-            "/openApi/swap/v2/trade/allOpenOrders",
-            [("symbol", symbol)],
-            signed=True,
-            access=Access.WRITE,
-            rules=_PRIVATE,
-        )
-        return [_order(row, symbol) for row in (data or {}).get("success") or []]
+        data = await self._call(CANCEL_ALL_ORDERS, [("symbol", symbol)])
+        return [parse_order(row, symbol) for row in (data or {}).get("success") or []]
 
     async def get_open_orders(self, symbol: str) -> list[OrderReport]:
         """Return the open orders of a symbol."""
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/openOrders",
-            [("symbol", symbol)],
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
-        return [_order(row, symbol) for row in wire.field(data, "orders") or []]
+        data = await self._call(GET_OPEN_ORDERS, [("symbol", symbol)])
+        return [parse_order(row, symbol) for row in wire.field(data, "orders") or []]
 
     async def order_history(
         self,
@@ -792,15 +596,8 @@ class BingXClient:
             params.append(("startTime", str(start_ms)))
         if end_ms is not None:
             params.append(("endTime", str(end_ms)))
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/allOrders",
-            params,
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
-        return [_order(row, symbol) for row in wire.field(data, "orders") or []]
+        data = await self._call(ORDER_HISTORY, params)
+        return [parse_order(row, symbol) for row in wire.field(data, "orders") or []]
 
     async def fills(
         self, symbol: str, start_ms: int, end_ms: int, *, order_id: OrderId | None = None
@@ -814,76 +611,32 @@ class BingXClient:
         ]
         if order_id is not None:
             params.append(("orderId", order_id))
-        data = await self._call(
-            "GET",
-            "/openApi/swap/v2/trade/allFillOrders",
-            params,
-            signed=True,
-            access=Access.READ,
-            rules=_PRIVATE,
-        )
-        return [_fill(row) for row in wire.field(data, "fill_orders") or []]
+        data = await self._call(FILLS, params)
+        return [parse_fill(row) for row in wire.field(data, "fill_orders") or []]
 
     async def close_position(self, position_id: str) -> OrderId:
         """Market-close one position by id; return the close order's id."""
-        data = await self._call(
-            "POST",
-            "/openApi/swap/v1/trade/closePosition",
-            [("positionId", position_id)],
-            signed=True,
-            access=Access.WRITE,
-            rules=_PRIVATE,
-        )
+        data = await self._call(CLOSE_POSITION, [("positionId", position_id)])
         return OrderId(str(wire.field(data, "orderId")))
 
     async def close_all_positions(self, symbol: str) -> list[OrderId]:
         """Market-close both sides of a symbol; return the close orders' ids."""
-        data = await self._call(
-            "POST",
-            "/openApi/swap/v2/trade/closeAllPositions",
-            [("symbol", symbol)],
-            signed=True,
-            access=Access.WRITE,
-            rules=_PRIVATE,
-        )
+        data = await self._call(CLOSE_ALL_POSITIONS, [("symbol", symbol)])
         return [OrderId(str(i)) for i in (data or {}).get("success") or []]
 
     # ------------------------------------------------------------------ user stream
     async def create_listen_key(self) -> str:
         """Create a user-data-stream key (valid 60 minutes)."""
-        data = await self._call(
-            "POST",
-            "/openApi/user/auth/userDataStream",
-            signed=True,
-            access=Access.WRITE,
-            rules=_STREAM,
-            enveloped=False,
-        )
+        data = await self._call(CREATE_LISTEN_KEY)
         return str(wire.field(data or {}, "listenKey"))
 
     async def extend_listen_key(self, listen_key: str) -> None:
         """Extend a user-data-stream key by 60 minutes."""
-        await self._call(
-            "PUT",
-            "/openApi/user/auth/userDataStream",
-            [("listenKey", listen_key)],
-            signed=True,
-            access=Access.WRITE,
-            rules=_STREAM,
-            enveloped=False,
-        )
+        await self._call(EXTEND_LISTEN_KEY, [("listenKey", listen_key)])
 
     async def delete_listen_key(self, listen_key: str) -> None:
         """Delete a user-data-stream key."""
-        await self._call(
-            "DELETE",
-            "/openApi/user/auth/userDataStream",
-            [("listenKey", listen_key)],
-            signed=True,
-            access=Access.WRITE,
-            rules=_STREAM,
-            enveloped=False,
-        )
+        await self._call(DELETE_LISTEN_KEY, [("listenKey", listen_key)])
 
 
 class _NoCredentials(SetupError):
@@ -896,111 +649,3 @@ def _order_key(order_id: OrderId | None, client_order_id: str | None) -> list[tu
     if client_order_id is not None:
         return [("clientOrderId", client_order_id.lower())]
     raise ValueError("name the order by order_id or client_order_id")
-
-
-def _contract(row: dict[str, Any]) -> ContractSpec:
-    price_places = wire.integer(wire.field(row, "pricePrecision"), "pricePrecision")
-    quantity_places = wire.integer(wire.field(row, "quantityPrecision"), "quantityPrecision")
-    instrument = Instrument(
-        symbol=str(wire.field(row, "symbol")),
-        price_tick=Decimal(1).scaleb(-price_places),
-        quantity_step=Decimal(1).scaleb(-quantity_places),
-        min_quantity=wire.decimal(wire.field(row, "tradeMinQuantity"), "tradeMinQuantity"),
-        min_notional=wire.decimal(row.get("tradeMinUSDT", 0), "tradeMinUSDT"),
-    )
-    trading_open = wire.flag(row.get("apiStateOpen", "true")) and str(row.get("status", 1)) == "1"
-    max_leverage = wire.integer(row.get("maxLongLeverage", 0), "maxLongLeverage")
-    return ContractSpec(instrument, max_leverage, trading_open)
-
-
-def _kline(row: Any) -> Kline:
-    if isinstance(row, list):
-        time_ms, o, h, low, c, v = row[:6]
-    else:
-        time_ms, o, h, low, c, v = (
-            row[k] for k in ("time", "open", "high", "low", "close", "volume")
-        )
-    return Kline(
-        open_time_ms=wire.integer(time_ms, "time"),
-        open=wire.decimal(o, "open"),
-        high=wire.decimal(h, "high"),
-        low=wire.decimal(low, "low"),
-        close=wire.decimal(c, "close"),
-        volume=wire.decimal(v, "volume"),
-    )
-
-
-def _position(row: dict[str, Any]) -> PositionReport:
-    side = str(wire.field(row, "positionSide")).upper()
-    amount = wire.decimal(wire.field(row, "positionAmt"), "positionAmt")
-    if side == "BOTH":
-        direction = Direction.LONG if amount > 0 else Direction.SHORT
-    else:
-        direction = Direction.LONG if side == "LONG" else Direction.SHORT
-    return PositionReport(
-        position_id=str(row.get("positionId", "")),
-        symbol=str(wire.field(row, "symbol")),
-        direction=direction,
-        quantity=abs(amount),
-        entry_price=wire.decimal(wire.field(row, "avgPrice"), "avgPrice"),
-        mark_price=wire.decimal(row.get("markPrice", 0), "markPrice"),
-        unrealized_pnl=wire.decimal(row.get("unrealizedProfit", 0), "unrealizedProfit"),
-        leverage=wire.integer(row.get("leverage", 1), "leverage"),
-        isolated=wire.flag(row.get("isolated", False)),
-        one_way=wire.flag(row.get("onlyOnePosition", side == "BOTH")),
-    )
-
-
-def _order(row: dict[str, Any], symbol: str) -> OrderReport:
-    client_id = row.get("clientOrderId") or row.get("clientOrderID") or ""
-    tif = row.get("timeInForce")
-    return OrderReport(
-        order_id=OrderId(str(wire.field(row, "orderId"))),
-        client_order_id=ClientOrderId(str(client_id).lower()) if client_id else None,
-        symbol=str(row.get("symbol", symbol)),
-        side=wire.lookup(wire.SIDE_FROM_WIRE, wire.field(row, "side"), "order side"),
-        position_side=wire.lookup(
-            wire.POSITION_SIDE_FROM_WIRE, row.get("positionSide", "BOTH"), "position side"
-        ),
-        order_type=wire.lookup(wire.ORDER_TYPE_FROM_WIRE, wire.field(row, "type"), "order type"),
-        status=wire.lookup(wire.STATUS_FROM_WIRE, row.get("status", "NEW"), "order status"),
-        quantity=wire.decimal(row.get("origQty", row.get("quantity", "0")) or "0", "origQty"),
-        filled_quantity=wire.decimal(row.get("executedQty", "0") or "0", "executedQty"),
-        average_price=wire.optional_decimal(row.get("avgPrice"), "avgPrice"),
-        price=wire.optional_decimal(row.get("price"), "price"),
-        stop_price=wire.optional_decimal(row.get("stopPrice"), "stopPrice"),
-        reduce_only=wire.flag(row.get("reduceOnly", False)),
-        time_in_force=wire.lookup(wire.TIME_IN_FORCE_FROM_WIRE, tif, "time in force")
-        if tif
-        else None,
-        commission=abs(wire.decimal(row.get("commission", "0") or "0", "commission")),
-        realized_pnl=wire.decimal(row.get("profit", "0") or "0", "profit"),
-        created_ms=wire.integer(row.get("time", 0), "time"),
-        updated_ms=wire.integer(row.get("updateTime", 0), "updateTime"),
-    )
-
-
-def _fill(row: dict[str, Any]) -> FillReport:
-    client_id = row.get("clientOrderID") or row.get("clientOrderId") or ""
-    side = row.get("side")
-    return FillReport(
-        order_id=OrderId(str(wire.field(row, "orderId"))),
-        client_order_id=ClientOrderId(str(client_id).lower()) if client_id else None,
-        symbol=str(row.get("symbol", "")),
-        side=wire.lookup(wire.SIDE_FROM_WIRE, side, "fill side") if side else None,
-        quantity=wire.decimal(wire.field(row, "volume"), "volume"),
-        price=wire.decimal(wire.field(row, "price"), "price"),
-        commission=abs(wire.decimal(row.get("commission", "0"), "commission")),
-        time_ms=_fill_time(row),
-    )
-
-
-def _fill_time(row: dict[str, Any]) -> int:
-    # `filledTm` is UTC+8 wall time labelled Z (spec §5.22); `filledTime` has the offset.
-    from datetime import datetime
-
-    text = str(row.get("filledTime") or "")
-    try:
-        return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
-    except ValueError:
-        raise TemporaryError(f"BingX sent an unreadable fill time: {text!r}") from None
