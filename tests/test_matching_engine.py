@@ -1065,3 +1065,32 @@ def test_trigger_bounds_when_candle_stays_inside_the_band_then_nothing_fills() -
 def test_engine_when_leverage_below_one_then_refused(leverage: int) -> None:
     with pytest.raises(ValueError, match=f"leverage must be at least 1, not {leverage}"):
         new_engine(leverage=leverage)
+
+
+def test_hedge_mode_when_sides_have_different_leverage_then_each_position_margined_by_its_own() -> (
+    None
+):
+    engine = new_engine(mode=PositionMode.HEDGE)
+    engine.set_leverage(10, LONG)
+    engine.set_leverage(2, SHORT)
+    enter(engine, LONG, position_side=PositionSide.LONG)
+    enter(engine, SHORT, position_side=PositionSide.SHORT)
+    # long 0.01 x 50010.0 / 10 = 50.01; short 0.01 x 49990.0 / 2 = 249.95
+    assert engine.used_margin() == D("50.01") + D("249.95")
+    assert (engine.leverage_for(LONG), engine.leverage_for(SHORT), engine.leverage) == (10, 2, 10)
+
+
+def test_margin_check_when_short_leverage_is_low_then_short_needs_more_margin() -> None:
+    engine = new_engine(balance=D("100"), mode=PositionMode.HEDGE)
+    engine.set_leverage(10, LONG)
+    engine.set_leverage(2, SHORT)
+    engine.last_price = OPEN_PRICE
+    # 0.01 x 50000 = 500 notional: 50 margin at 10x fits 100, 250 at 2x does not
+    engine.submit(market(BUY, position_side=PositionSide.LONG), T_SUBMIT)
+    with pytest.raises(InsufficientMargin):
+        engine.submit(market(SELL, position_side=PositionSide.SHORT), T_SUBMIT)
+
+
+def test_set_leverage_when_below_one_then_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        new_engine().set_leverage(0)

@@ -1094,11 +1094,6 @@ def test_leverage_when_out_of_range_then_101414(sim: RunningSim, leverage: int) 
     assert ok(sim.client.get(LEVERAGE, {"symbol": SYMBOL}))["longLeverage"] == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: MatchingEngine has one leverage per account, so in hedge mode the "
-    "simulator margins both sides at max(long, short) leverage",
-)
 def test_hedge_when_sides_have_different_leverage_then_each_position_uses_its_own(
     hedge: RunningSim,
 ) -> None:

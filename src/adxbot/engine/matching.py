@@ -175,7 +175,7 @@ class MatchingEngine:
         self.instrument = instrument
         self.fees = fees
         self.balance = balance
-        self.leverage = leverage
+        self._leverage = {Direction.LONG: leverage, Direction.SHORT: leverage}
         self.position_mode = position_mode
         self.last_price: Decimal | None = None
         self._positions: dict[PositionSide, Position] = {}
@@ -211,10 +211,30 @@ class MatchingEngine:
         """Return wallet balance plus unrealised P&L at `mark_price`."""
         return self.balance + self.unrealized_pnl(mark_price)
 
+    @property
+    def leverage(self) -> int:
+        """Return the account's leverage (the higher side's, when hedge sides differ)."""
+        return max(self._leverage.values())
+
+    def leverage_for(self, direction: Direction) -> int:
+        """Return the leverage that margins positions of one direction."""
+        return self._leverage[direction]
+
+    def set_leverage(self, leverage: int, direction: Direction | None = None) -> None:
+        """Set the leverage of one direction (hedge mode) or of both (one-way mode)."""
+        if leverage < 1:
+            raise ValueError(f"leverage must be at least 1, not {leverage}")
+        for side in (direction,) if direction is not None else tuple(Direction):
+            self._leverage[side] = leverage
+
     def used_margin(self) -> Decimal:
         """Return the initial margin the open positions hold (at their entry prices)."""
         return sum(
-            (p.notional(p.entry_price) / self.leverage for p in self._positions.values()), ZERO
+            (
+                p.notional(p.entry_price) / self.leverage_for(p.direction)
+                for p in self._positions.values()
+            ),
+            ZERO,
         )
 
     def available_margin(self, mark_price: Decimal) -> Decimal:
@@ -423,13 +443,15 @@ class MatchingEngine:
                 )
 
     def _require_margin(self, request: OrderRequest, quantity: Decimal, price: Decimal) -> None:
-        needed = quantity * price / self.leverage
+        needed = quantity * price / self.leverage_for(_opening_direction(request.side))
         mark = self.last_price if self.last_price is not None else price
         available = self.available_margin(mark)
         opposite = self._positions.get(self._slot(request))
         if opposite is not None and opposite.direction.exit_side is request.side:
             # Whatever closes the opposite position releases its margin before this fills.
-            available += opposite.notional(opposite.entry_price) / self.leverage
+            available += opposite.notional(opposite.entry_price) / self.leverage_for(
+                opposite.direction
+            )
         if needed > available:
             raise InsufficientMargin(
                 f"order needs {needed:.4f} USDT margin, {available:.4f} USDT available"
@@ -554,7 +576,7 @@ class MatchingEngine:
             opening = quantity - position.quantity
             if opening <= 0:
                 return False
-        needed = opening * price / self.leverage
+        needed = opening * price / self.leverage_for(_opening_direction(side))
         return needed > self.available_margin(price)
 
     def _cancel_reducing_orders(self, slot: PositionSide, time_ms: int) -> None:
@@ -573,3 +595,7 @@ class MatchingEngine:
 def direction_of(position: Position | None) -> Direction | None:
     """Return a position's direction, or None when flat."""
     return None if position is None else position.direction
+
+
+def _opening_direction(side: OrderSide) -> Direction:
+    return Direction.LONG if side is OrderSide.BUY else Direction.SHORT

@@ -18,6 +18,7 @@ from typing import Any
 
 from adxbot.domain.candles import Bar
 from adxbot.domain.enums import (
+    Direction,
     OrderSide,
     OrderStatus,
     OrderType,
@@ -378,7 +379,8 @@ class SimExchange:
             account.long_leverage = leverage
         if side in ("BOTH", "SHORT"):
             account.short_leverage = leverage
-        account.engine.leverage = max(account.long_leverage, account.short_leverage)
+        account.engine.set_leverage(account.long_leverage, Direction.LONG)
+        account.engine.set_leverage(account.short_leverage, Direction.SHORT)
 
     def set_margin_type(self, account: SimAccount, margin_type: str) -> None:
         """Switch margin type; only with no positions and no open orders."""

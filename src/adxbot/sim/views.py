@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from adxbot.domain.enums import Direction, OrderType, PositionMode
+from adxbot.domain.enums import Direction, OrderSide, OrderType, PositionMode
 from adxbot.engine.orders import Order
 from adxbot.sim.account import FillRecord, IncomeEntry, SimAccount
 from adxbot.sim.exchange import SimExchange
@@ -159,7 +159,11 @@ def balance_view(exchange: SimExchange, account: SimAccount) -> dict[str, str]:
     used = engine.used_margin()
     frozen = sum(
         (
-            (o.request.quantity or Decimal(0)) * (o.request.price or mark) / engine.leverage
+            (o.request.quantity or Decimal(0))
+            * (o.request.price or mark)
+            / engine.leverage_for(
+                Direction.LONG if o.request.side is OrderSide.BUY else Direction.SHORT
+            )
             for o in engine.open_orders()
             if o.request.order_type is OrderType.LIMIT and not o.request.reduce_only
         ),
