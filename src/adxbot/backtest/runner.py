@@ -156,7 +156,7 @@ class Backtester:
                 k, None if state.open_trade is None else state.open_trade.direction
             )
             if action is not Action.HOLD:
-                self._act(action, k, bar, engine, state)
+                self._act(action, bar, engine, state)
             k = next_candle(k + 1)
 
         if n:
@@ -323,7 +323,7 @@ class Backtester:
         trade.stop_order = replacement
         trade.stop_price = new_stop
 
-    def _act(self, action: Action, k: int, bar: Bar, engine: MatchingEngine, state: _State) -> None:
+    def _act(self, action: Action, bar: Bar, engine: MatchingEngine, state: _State) -> None:
         trade = state.open_trade
         target: Direction | None = None
         if action is Action.ENTER_LONG:
@@ -338,12 +338,11 @@ class Backtester:
                 target = trade.direction.opposite
         if target is not None:
             remaining = 0 if action is Action.REVERSE else len(engine.positions())
-            self._enter(target, k, bar, engine, state, open_positions=remaining)
+            self._enter(target, bar, engine, state, open_positions=remaining)
 
     def _enter(
         self,
         direction: Direction,
-        k: int,
         bar: Bar,
         engine: MatchingEngine,
         state: _State,

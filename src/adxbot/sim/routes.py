@@ -350,7 +350,7 @@ def _history(ctx: Context, *, include_open: bool) -> list[dict[str, Any]]:
     end = params.integer("endTime", ctx.exchange.market.now_ms()) or 0
     limit = min(params.integer("limit", 500) or 500, 1000)
     after = params.integer("orderId")
-    rows = []
+    selected = []
     for order_id in me.orders:
         order = me.engine.order(order_id)
         if order.is_open and not include_open:
@@ -359,8 +359,8 @@ def _history(ctx: Context, *, include_open: bool) -> list[dict[str, Any]]:
             continue
         if after is not None and int(order_id) <= after:
             continue
-        rows.append(order_view(ctx.exchange, me, order))
-    return rows[-limit:]
+        selected.append(order)
+    return [order_view(ctx.exchange, me, order) for order in selected[-limit:]]
 
 
 def fills(ctx: Context) -> Any:
