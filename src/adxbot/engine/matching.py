@@ -51,8 +51,9 @@ TRIGGER_MARKET / TRIGGER_LIMIT orders (no `OrderType` exists for them), partial 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Self
 
 from adxbot.domain.candles import Bar
 from adxbot.domain.enums import (
@@ -70,6 +71,7 @@ from adxbot.domain.instrument import Instrument
 from adxbot.engine.fees import FeeSchedule
 from adxbot.engine.orders import Fill, FundingPayment, Order, OrderRequest
 from adxbot.engine.positions import Position, apply_fill
+from adxbot.engine.state import EngineState
 from adxbot.errors import (
     BelowMinimumNotional,
     BelowMinimumQuantity,
@@ -182,6 +184,38 @@ class MatchingEngine:
         self._orders: dict[OrderId, Order] = {}
         self._open: dict[OrderId, Order] = {}
         self._next_id = first_order_id
+
+    @classmethod
+    def from_state(cls, instrument: Instrument, fees: FeeSchedule, state: EngineState) -> Self:
+        """Rebuild an engine from `export_state` output (a restarted paper account)."""
+        engine = cls(
+            instrument,
+            fees,
+            balance=state.balance,
+            leverage=1,
+            position_mode=state.position_mode,
+            first_order_id=state.next_order_id,
+        )
+        engine._leverage = dict(state.leverage)
+        engine.last_price = state.last_price
+        engine._positions = {p.position_side: replace(p) for p in state.positions}
+        for order in state.open_orders:
+            copy = replace(order)
+            engine._orders[copy.order_id] = copy
+            engine._open[copy.order_id] = copy
+        return engine
+
+    def export_state(self) -> EngineState:
+        """Return what `from_state` needs to continue: wallet, positions, open orders."""
+        return EngineState(
+            balance=self.balance,
+            leverage=dict(self._leverage),
+            position_mode=self.position_mode,
+            last_price=self.last_price,
+            positions=tuple(replace(p) for p in self._positions.values()),
+            open_orders=tuple(replace(o) for o in self._open.values()),
+            next_order_id=self._next_id,
+        )
 
     # ----------------------------------------------------------------- queries
     def position(self, slot: PositionSide = PositionSide.BOTH) -> Position | None:

@@ -1,0 +1,1 @@
+"""Turning decisions into orders and keeping positions true: simulated and real traders."""
