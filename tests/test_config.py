@@ -26,7 +26,7 @@ ORIGINAL_PLAN = """{"initial_capital": 1000.0, "leverage": 5, "symbol": "BTC-USD
 """
 
 TOP_LEVEL_KEYS = (
-    "contract, exchange, exit_strategy, fees, initial_capital, leverage, position_sizing, "
+    "bot, contract, exchange, exit_strategy, fees, initial_capital, leverage, position_sizing, "
     "risk_management, strategy, symbol, timeframe"
 )
 

@@ -54,6 +54,10 @@ class RiskManagement(_Section):
     daily_loss_limit_percent: Number = Field(Decimal("5.0"), gt=0, le=100)
     max_drawdown_percent: Number = Field(Decimal("15.0"), gt=0, le=100)
     consecutive_loss_limit: StrictInt = Field(3, ge=1)
+    api_error_limit: StrictInt = Field(5, ge=1)
+    """Halt when more API errors than this fall inside the window."""
+    api_error_window_minutes: StrictInt = Field(10, ge=1, le=1440)
+    """The sliding window the API errors are counted in."""
 
 
 class ExitStrategy(_Section):
@@ -172,6 +176,27 @@ class ExchangeSettings(_Section):
         return self
 
 
+class LogFormat(StrEnum):
+    """How the running bot writes its log."""
+
+    CONSOLE = "console"
+    JSON = "json"
+    """One JSON object per line (journald, log shippers)."""
+
+
+class BotSettings(_Section):
+    """How the running bot (paper or live) keeps its records and follows the market."""
+
+    database: str | None = None
+    """Path of the trade database; null = state/adxbot-<mode>.sqlite3 (one file per mode,
+    so paper and live never share one; ADXBOT_STATE_DIR moves the state directory)."""
+    history_candles: StrictInt = Field(1000, ge=100, le=1440)
+    """Closed candles fetched at start and kept for the indicators (BingX sends ≤ 1440)."""
+    log_format: LogFormat = LogFormat.CONSOLE
+    heartbeat_seconds: StrictInt = Field(10, ge=1, le=300)
+    """How often the bot records that it is alive (`adxbot status` shows the age)."""
+
+
 class BotConfig(_Section):
     """The whole configuration file."""
 
@@ -186,6 +211,17 @@ class BotConfig(_Section):
     fees: Fees = Fees()
     contract: ContractRules | None = None
     exchange: ExchangeSettings = ExchangeSettings()
+    bot: BotSettings = BotSettings()
+
+    @model_validator(mode="after")
+    def _history_covers_warmup(self) -> BotConfig:
+        warmup = self.strategy.effective_warmup_candles
+        if self.bot.history_candles <= warmup:
+            raise ValueError(
+                f"bot.history_candles = {self.bot.history_candles} must exceed the strategy's "
+                f"warm-up of {warmup} candles; raise it or lower strategy.warmup_candles"
+            )
+        return self
 
     def instrument(self) -> Instrument:
         """Return the contract rules: the `contract` section, else the known BingX rules."""

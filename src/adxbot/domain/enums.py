@@ -131,6 +131,8 @@ class ExitReason(StrEnum):
     END_OF_DATA = "end_of_data"
     PROTECTION_FAILED = "protection_failed"
     """The stop-loss or take-profit could not be placed, so the position was closed at once."""
+    MANUAL = "manual"
+    """An operator closed it (close-all, emergency stop)."""
 
 
 class TakeProfitOrderKind(StrEnum):
