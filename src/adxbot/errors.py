@@ -6,6 +6,7 @@ Errors are sorted by what the caller must do about them::
     ├── ConfigError                         the user's configuration is wrong: fix it (CLI exit 2)
     ├── DataError                           input file unusable: fix or replace it (CLI exit 2)
     │   └── CandleDataError                 a candle file row is malformed, unsorted, duplicated...
+    ├── DatabaseError                       the trade database is unusable as it is: see the message
     ├── OrderRejected                       the order is refused and must not be retried as is
     │   ├── InsufficientMargin              not enough margin for the order
     │   ├── BelowMinimum                    quantity or notional under the contract's minimum
@@ -101,3 +102,10 @@ class TriggerWouldFireImmediately(InvalidOrder):
 
 class InternalInvariantError(AdxbotError):
     """A state the code guarantees cannot happen has happened: a bug, stop and report it."""
+
+
+class DatabaseError(AdxbotError):
+    """The trade database cannot be used as it is: wrong mode, newer schema, corrupt.
+
+    The message names the file and says what to do.
+    """

@@ -1,0 +1,1 @@
+"""The trade database: orders, fills, positions, trades, equity, events and breaker state."""
