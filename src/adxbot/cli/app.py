@@ -13,6 +13,7 @@ from adxbot import __version__
 from adxbot.cli.backtest_cmd import backtest
 from adxbot.cli.check_cmd import check
 from adxbot.cli.config_cmd import init, show_config
+from adxbot.cli.run_cmd import run
 from adxbot.cli.sim_cmd import sim
 from adxbot.cli.simctl_cmd import sim_ctl
 from adxbot.errors import ConfigError, DataError
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command()(backtest)
 app.command()(check)
 app.command()(init)
+app.command()(run)
 app.command("show-config")(show_config)
 app.command()(sim)
 app.add_typer(sim_ctl)

@@ -1,0 +1,1 @@
+"""The running bot: the candle loop, its clock, startup and shutdown."""

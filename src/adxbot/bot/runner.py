@@ -1,0 +1,330 @@
+"""The running bot: on every closed candle, strategy -> risk manager -> trader -> database.
+
+The loop follows the exchange's clock (`ExchangeClock`): it sleeps until the next candle
+is due to close, fetches the closed candles it has not seen, and for each one in order
+lets the trader match it (resting stop-loss and take-profit), asks the strategy for the
+candle's action and has the trader execute it.  The open of the candle now forming then
+fills any market order just decided.  Candles that closed while the bot was stopped are
+given to the trader (an exchange keeps matching resting orders while the bot is down) but
+never traded on: a decision is only taken on a candle that closed while the bot ran.
+
+Failures are sorted at this edge: exchange errors count toward the API-error breaker and
+the loop backs off and goes on; anything else is a bug and stops the bot (the service
+manager restarts it, and the database holds every completed step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from adxbot.bot.candle_window import CandleWindow
+from adxbot.bot.exchange_clock import ExchangeClock
+from adxbot.clock import Clock
+from adxbot.config import BotConfig
+from adxbot.domain.candles import Bar
+from adxbot.exchange.client import BingXClient
+from adxbot.exchange.errors import ExchangeError
+from adxbot.exchange.models import Kline
+from adxbot.execution.trader import MarketUpdate, Signal, Trader
+from adxbot.persistence.records import EventKind, EventRecord, Severity
+from adxbot.persistence.store import TradeStore
+from adxbot.risk.breakers import BreakerName, CircuitBreakers
+from adxbot.strategy.base import Action, Strategy
+
+log = logging.getLogger("adxbot.bot")
+T = TypeVar("T")
+
+MAX_SLEEP_S = 30.0
+"""Never sleep longer than this at once: the clock estimate is re-measured after it."""
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Back-off between attempts after an exchange error (the last one repeats)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What one run of the bot did."""
+
+    candles: int
+    signals: int
+    trades_closed: int
+    errors: int
+    stopped_by: str
+
+
+class TradingBot:
+    """One bot: one symbol, one strategy, one trader, one database."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        *,
+        client: BingXClient,
+        clock: ExchangeClock,
+        store: TradeStore,
+        trader: Trader,
+        breakers: CircuitBreakers,
+        strategy: Strategy,
+        wall: Clock,
+        environment: str,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._clock = clock
+        self._store = store
+        self._trader = trader
+        self._breakers = breakers
+        self._strategy = strategy
+        self._wall = wall
+        self._environment = environment
+        self._monotonic = monotonic
+        self._tf_ms = config.timeframe.ms
+        self._window = CandleWindow(config.bot.history_candles)
+        self._candles = 0
+        self._signals = 0
+        self._trades = 0
+        self._errors = 0
+        self._failures = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> RunSummary:
+        """Trade until `stop` is set or `duration_s` (local seconds) have passed."""
+        deadline = None if duration_s is None else self._monotonic() + duration_s
+        if not await self._start(stop):
+            self._finish("stop requested during start-up")
+            return RunSummary(0, 0, 0, self._errors, "stop requested during start-up")
+        heartbeat = asyncio.create_task(self._heartbeat(stop), name="adxbot-heartbeat")
+        stopped_by = "stop requested"
+        try:
+            while not stop.is_set():
+                if deadline is not None and self._monotonic() >= deadline:
+                    stopped_by = "duration reached"
+                    break
+                await self._next_candles(stop, deadline)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._finish(stopped_by)
+        return RunSummary(self._candles, self._signals, self._trades, self._errors, stopped_by)
+
+    async def _start(self, stop: asyncio.Event) -> bool:
+        store = self._store
+        synced_ms = await self._retrying(self._clock.sync, stop)
+        if synced_ms is None:
+            return False
+        klines = await self._retrying(
+            lambda: self._client.klines(
+                self._config.symbol,
+                self._config.timeframe.value,
+                limit=self._config.bot.history_candles + 1,
+            ),
+            stop,
+        )
+        if klines is None:
+            return False
+        closed, forming = self._split(klines, synced_ms)
+        last_done = _int_or_none(store.info("last_candle_ms"))
+        caught_up = 0
+        for bar in closed:
+            if last_done is not None and bar.open_time_ms > last_done:
+                await self._trader.monitor_positions(MarketUpdate(closed=bar))
+                caught_up += 1
+            self._window.append(bar)
+        if closed:
+            store.set_info("last_candle_ms", str(closed[-1].open_time_ms))
+        if forming is not None:
+            await self._trader.monitor_positions(
+                MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
+            )
+        wall = self._wall.now_ms()
+        store.set_info("symbol", self._config.symbol)
+        store.set_info("timeframe", self._config.timeframe.value)
+        store.set_info("environment", self._environment)
+        store.set_info("pid", str(os.getpid()))
+        store.set_info("started_ms", str(wall))
+        store.set_info("heartbeat_ms", str(wall))
+        store.set_info("status", "running")
+        if store.info("trading_since_ms") is None and closed:
+            store.set_info("trading_since_ms", str(closed[-1].open_time_ms + self._tf_ms))
+        report = await self._trader.reconcile_positions()
+        if not report.consistent:
+            self._breakers.trip(BreakerName.RECONCILIATION, "; ".join(report.discrepancies)[:500])
+        status = await self._trader.get_account_status()
+        if caught_up:
+            self._event(
+                EventKind.STARTED,
+                f"{caught_up} candles closed while the bot was stopped: resting orders were "
+                "matched against them, no new trades were decided on them",
+                Severity.WARNING,
+            )
+        lines = [
+            f"adxbot {self._trader.mode.value.upper()} trading {self._config.symbol} "
+            f"{self._config.timeframe.value}",
+            f"environment: {self._environment}",
+            f"balance {status.balance:.2f} USDT, equity {status.equity:.2f} USDT, "
+            f"{len(status.positions)} open position(s)",
+            f"trading state: {self._breakers.state.value.upper()}"
+            + "".join(
+                f"\n  breaker {b.name}: TRIPPED ({b.reason})" for b in self._breakers.tripped()
+            ),
+            f"database: {store.path}",
+        ]
+        banner = "\n".join(lines)
+        log.info("starting\n%s", banner)
+        self._event(EventKind.STARTED, banner)
+        return True
+
+    def _finish(self, stopped_by: str) -> None:
+        self._store.set_info("status", "stopped")
+        self._store.set_info("heartbeat_ms", str(self._wall.now_ms()))
+        self._event(EventKind.STOPPED, f"stopped: {stopped_by}")
+        log.info(
+            "stopped (%s): %d candles, %d signals, %d trades closed, %d exchange errors",
+            stopped_by,
+            self._candles,
+            self._signals,
+            self._trades,
+            self._errors,
+        )
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        period = self._config.bot.heartbeat_seconds
+        while not stop.is_set():
+            self._store.set_info("heartbeat_ms", str(self._wall.now_ms()))
+            self._store.set_info("trading_state", self._breakers.state.value)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period)
+
+    # ------------------------------------------------------------------ the candle loop
+    async def _next_candles(self, stop: asyncio.Event, deadline: float | None) -> None:
+        last = self._window.last_open_ms
+        if last is None:
+            raise RuntimeError("the candle window is empty after start-up")
+        due_ms = last + 2 * self._tf_ms  # the close of the candle after `last`
+        # Until two round trips a second apart have measured the exchange clock's rate,
+        # look again every second (a simulator's clock may run much faster than ours).
+        longest = MAX_SLEEP_S if self._clock.rate_measured else 1.0
+        wait = min(self._clock.seconds_until(due_ms), longest)
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - self._monotonic()))
+        if wait > 0 and await _stopped_within(stop, wait):
+            return
+        now = await self._retrying(self._clock.sync, stop)
+        if now is None or now < due_ms:
+            return
+        klines = await self._retrying(
+            lambda: self._client.klines(
+                self._config.symbol,
+                self._config.timeframe.value,
+                start_ms=last + self._tf_ms,
+                limit=1440,
+            ),
+            stop,
+        )
+        if klines is None:
+            return
+        closed, forming = self._split(klines, now)
+        fresh = [bar for bar in closed if bar.open_time_ms > last]
+        if not fresh:
+            # Closed on the clock but not served yet: ask again shortly.
+            await _stopped_within(stop, RETRY_DELAYS_S[0] / self._clock.rate)
+            return
+        for bar in fresh:
+            await self._on_closed_candle(bar)
+        if forming is not None:
+            await self._trader.monitor_positions(
+                MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
+            )
+
+    async def _on_closed_candle(self, bar: Bar) -> None:
+        closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
+        self._trades += len(closed_trades)
+        self._window.append(bar)
+        self._candles += 1
+        status = await self._trader.get_account_status()
+        holding = status.positions[0].direction if status.positions else None
+        series = self._window.series()
+        if len(series) >= self._strategy.warmup_candles:
+            action = self._strategy.signals(series).action(len(series) - 1, holding)
+            if action is not Action.HOLD:
+                self._signals += 1
+                values = {
+                    name: round(float(column[-1]), 4)
+                    for name, column in self._strategy.indicators(series).items()
+                }
+                self._event(
+                    EventKind.SIGNAL,
+                    f"{action.name.lower()} on the candle of {bar.open_time_ms} "
+                    f"(close {bar.close})",
+                    data={"action": action.name.lower(), "candle_ms": bar.open_time_ms, **values},
+                )
+                report = await self._trader.execute_signal(Signal(action, bar))
+                if report.denied:
+                    log.warning("signal %s not traded: %s", action.name, report.denied)
+        self._store.set_info("last_candle_ms", str(bar.open_time_ms))
+
+    # ------------------------------------------------------------------ helpers
+    def _split(self, klines: list[Kline], now_ms: int) -> tuple[list[Bar], Kline | None]:
+        """Split an answer into closed candles and the one forming.
+
+        `now_ms` must be an exchange time measured *before* the klines were requested, so
+        that a candle counted as closed had closed when the exchange served it.
+        """
+        closed = [
+            Bar(k.open_time_ms, k.open, k.high, k.low, k.close)
+            for k in klines
+            if k.open_time_ms + self._tf_ms <= now_ms
+        ]
+        forming = next((k for k in klines if k.open_time_ms + self._tf_ms > now_ms), None)
+        return closed, forming
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+        """Call the exchange until it answers; return None if `stop` is set meanwhile.
+
+        Each failed call (after the client's own retries) is one API error for the breaker.
+        """
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except ExchangeError as e:
+                self._errors += 1
+                delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+                attempt += 1
+                log.warning("exchange error (%s); trying again in %.1f s", e, delay)
+                self._event(EventKind.ERROR, f"exchange error: {e}", Severity.WARNING)
+                self._breakers.on_api_error(str(e))
+                if await _stopped_within(stop, delay):
+                    return None
+
+    def _event(
+        self,
+        kind: EventKind,
+        message: str,
+        severity: Severity = Severity.INFO,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        self._store.add_event(
+            EventRecord(self._wall.now_ms(), kind, message, severity, dict(data or {}))
+        )
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds`; return True if `stop` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return None if text is None else int(text)

@@ -1,0 +1,97 @@
+"""Assemble a paper bot from its configuration and run it until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from adxbot import __version__
+from adxbot.bot.exchange_clock import ExchangeClock
+from adxbot.bot.instance_lock import InstanceLock
+from adxbot.bot.runner import RunSummary, TradingBot
+from adxbot.clock import Clock, WallClock
+from adxbot.config import BotConfig
+from adxbot.exchange.client import BingXClient
+from adxbot.exchange.server_clock import ServerClock
+from adxbot.execution.paper_trader import PaperTrader
+from adxbot.persistence.database import default_database_path
+from adxbot.persistence.records import TradingMode
+from adxbot.persistence.store import TradeStore
+from adxbot.risk.breakers import CircuitBreakers, RiskLimits
+from adxbot.risk.manager import RiskManager
+from adxbot.strategy.factory import build_strategy
+
+log = logging.getLogger("adxbot.bot")
+
+
+def database_path(config: BotConfig, mode: TradingMode, override: Path | None = None) -> Path:
+    """Return the database a bot in `mode` uses: the override, the config's, or the default."""
+    if override is not None:
+        return override
+    if config.bot.database is not None:
+        return Path(config.bot.database)
+    return default_database_path(mode)
+
+
+async def run_paper_bot(
+    config: BotConfig,
+    *,
+    base_url: str,
+    environment: str,
+    database: Path,
+    stop: asyncio.Event,
+    duration_s: float | None = None,
+    wall: Clock | None = None,
+) -> RunSummary:
+    """Run a paper bot on `base_url`'s market data until `stop` is set or time is up."""
+    wall_clock = wall or WallClock()
+    headers = {"User-Agent": f"adxbot/{__version__} (paper)"}
+    with InstanceLock(database), TradeStore.open(database, TradingMode.PAPER) as store:
+        async with httpx.AsyncClient(headers=headers) as http:
+            client = BingXClient(
+                http,
+                base_url,
+                ServerClock(wall_clock),
+                None,
+                recv_window_ms=config.exchange.recv_window_ms,
+            )
+            clock = ExchangeClock(client.server_time, fallback=wall_clock)
+            breakers = CircuitBreakers(RiskLimits.from_config(config), store, clock)
+            trader = PaperTrader(config, store, RiskManager(config, breakers), clock)
+            bot = TradingBot(
+                config,
+                client=client,
+                clock=clock,
+                store=store,
+                trader=trader,
+                breakers=breakers,
+                strategy=build_strategy(config.strategy),
+                wall=wall_clock,
+                environment=environment,
+            )
+            return await bot.run(stop, duration_s=duration_s)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[asyncio.Event]:
+    """Set `stop` on SIGINT and SIGTERM while the context is open (graceful shutdown)."""
+    loop = asyncio.get_running_loop()
+
+    def request_stop(name: str) -> None:
+        if not stop.is_set():
+            log.warning("%s received: finishing the current step, then stopping", name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop, sig.name)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
