@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from adxbot.clock import ManualClock
 from adxbot.config import BotConfig, parse_config
-from adxbot.persistence.records import BreakerRecord, DailyPnl, EventKind, EventRecord, Severity
+from adxbot.persistence.records import (
+    BreakerRecord,
+    DailyPnl,
+    EventKind,
+    EventRecord,
+    Severity,
+    TradingMode,
+)
+from adxbot.persistence.store import TradeStore
 from adxbot.risk.breakers import (
     BreakerName,
     BreakerStore,
@@ -58,6 +68,9 @@ class FakeStore:
         if day not in self.days:
             self.days[day] = DailyPnl(day, start_equity, D(0), D(0), 0, start_equity, time_ms)
         return self.days[day]
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def events_of(self, kind: EventKind) -> list[EventRecord]:
         return [event for event in self.events if event.kind is kind]
@@ -458,6 +471,74 @@ def test_reset_api_errors_then_forgets_earlier_errors(
     breakers.reset(BreakerName.API_ERRORS, by="alice")
     for _ in range(5):
         assert breakers.on_api_error("HTTP 503") == []
+
+
+# ------------------------------------------------------- another process, one database
+@pytest.fixture
+def two_stores(tmp_path: Path) -> Iterator[tuple[TradeStore, TradeStore]]:
+    """Two connections on one database file: the bot's and an operator's."""
+    path = tmp_path / "adxbot-paper.sqlite3"
+    with (
+        TradeStore.open(path, TradingMode.PAPER) as bot,
+        TradeStore.open(path, TradingMode.PAPER) as operator,
+    ):
+        yield bot, operator
+
+
+def test_reset_by_another_instance_then_running_instance_allows_entries_with_streak_cleared(
+    two_stores: tuple[TradeStore, TradeStore], clock: ManualClock
+) -> None:
+    bot_store, operator_store = two_stores
+    bot = CircuitBreakers(LIMITS, bot_store, clock)
+    _trip_losses(bot, clock)
+    assert bot.entry_denial(open_positions=0) is not None
+
+    operator = CircuitBreakers(LIMITS, operator_store, clock)
+    assert operator.reset(BreakerName.CONSECUTIVE_LOSSES, by="operator") is True
+
+    assert bot.state is TradingState.ACTIVE
+    assert bot.entry_denial(open_positions=0) is None
+    assert bot.on_trade_closed(D("-5")) == []  # the streak starts again from zero
+    assert bot.state is TradingState.ACTIVE
+
+
+def test_trip_by_another_instance_then_running_instance_halts(
+    two_stores: tuple[TradeStore, TradeStore], clock: ManualClock
+) -> None:
+    bot_store, operator_store = two_stores
+    bot = CircuitBreakers(LIMITS, bot_store, clock)
+    bot.on_equity(D("1000"))
+    assert bot.tripped() == []
+
+    operator = CircuitBreakers(LIMITS, operator_store, clock)
+    operator.trip(BreakerName.MANUAL_HALT, "operator emergency stop")
+
+    assert bot.state is TradingState.HALTED
+    denial = bot.entry_denial(open_positions=0)
+    assert denial == "trading halted: manual_halt (operator emergency stop)"
+    assert bot.trip(BreakerName.MANUAL_HALT, "again") is None  # already tripped, seen as such
+
+
+def test_drawdown_reset_by_another_instance_then_running_instance_rebases_peak(
+    two_stores: tuple[TradeStore, TradeStore], clock: ManualClock
+) -> None:
+    bot_store, operator_store = two_stores
+    bot = CircuitBreakers(LIMITS, bot_store, clock)
+    _trip_drawdown(bot, clock)
+    CircuitBreakers(LIMITS, operator_store, clock).reset(BreakerName.MAX_DRAWDOWN, by="operator")
+    assert bot.on_equity(D("840")) == []
+    assert bot.state is TradingState.ACTIVE
+
+
+def test_refresh_when_store_holds_unknown_breaker_then_warns_once(
+    store: FakeStore, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.records["retired_breaker"] = BreakerRecord("retired_breaker", True, "old", 0)
+    with caplog.at_level(logging.WARNING, logger="adxbot.risk.breakers"):
+        breakers = CircuitBreakers(LIMITS, store, clock)
+        breakers.refresh()
+        assert breakers.state is TradingState.ACTIVE
+    assert sum("retired_breaker" in r.getMessage() for r in caplog.records) == 1
 
 
 # --------------------------------------------------------------------------------- limits

@@ -6,17 +6,25 @@ restart over the same store comes back HALTED.  The daily-loss breaker is the on
 clears by itself, at the next UTC day; every other one waits for a person's `reset`.
 Counters the breakers depend on (peak equity, losing streak, recent API error times) are
 persisted as small JSON values in the store's key-value state.
+
+The store is the single source of truth: every public method first reloads the breakers
+and those counters from it, so a trip or a reset made by another process (`adxbot halt`,
+`adxbot reset-breaker`) takes effect in a running bot at its next check.  Only the UTC
+day's start equity is kept in memory (it is fixed in the store's daily P&L row anyway).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
@@ -95,6 +103,22 @@ class BreakerStore(Protocol):
     def set_state(self, key: str, value: str, time_ms: int) -> None: ...
     def add_event(self, event: EventRecord) -> EventRecord: ...
     def ensure_day(self, day: str, start_equity: Decimal, time_ms: int) -> DailyPnl: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _atomic(method: _Method) -> _Method:
+    """Run a breaker update as one store transaction: read, decide and write together, so
+    an operator's reset from another process cannot fall between the read and the write."""
+
+    @functools.wraps(method)
+    def wrapper(self: CircuitBreakers, *args: Any, **kwargs: Any) -> Any:
+        with self._store.transaction():
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, wrapper)
 
 
 def utc_day(time_ms: int) -> str:
@@ -110,46 +134,65 @@ def _plain(value: Decimal) -> str:
 class CircuitBreakers:
     """The breakers of one trader, backed by its store; deny entries while any is tripped."""
 
-    def __init__(self, limits: RiskLimits, store: BreakerStore, clock: Clock) -> None:
+    def __init__(
+        self, limits: RiskLimits, store: BreakerStore, clock: Clock, *, wall: Clock | None = None
+    ) -> None:
+        """`clock` dates trips and the UTC day (market time); `wall` times the API-error
+        window (real time: an accelerated simulator must not stretch it), default `clock`."""
         self._limits = limits
         self._store = store
         self._clock = clock
+        self._wall = wall or clock
         self._records: dict[BreakerName, BreakerRecord] = {}
-        for key, record in store.breakers().items():
-            if key in _KNOWN:
-                self._records[BreakerName(key)] = record
-            else:
-                log.warning("ignoring stored state of unknown circuit breaker %r", key)
-        peak = self._load(_PEAK_KEY, None)
-        self._peak: Decimal | None = None if peak is None else Decimal(str(peak))
-        self._streak = int(self._load(_STREAK_KEY, 0))
-        self._api_errors: list[int] = [int(t) for t in self._load(_API_ERRORS_KEY, [])]
+        self._peak: Decimal | None = None
+        self._streak = 0
+        self._api_errors: list[int] = []
+        self._unknown: set[str] = set()
         self._day: str | None = None
         self._day_start = Decimal(0)
         self._equity: Decimal | None = None
+        self.refresh()
         self._expire_daily_loss(clock.now_ms())
+
+    def refresh(self) -> None:
+        """Reload the breakers and their counters (peak, streak, API errors) from the store."""
+        records: dict[BreakerName, BreakerRecord] = {}
+        for key, record in self._store.breakers().items():
+            if key in _KNOWN:
+                records[BreakerName(key)] = record
+            elif key not in self._unknown:
+                self._unknown.add(key)
+                log.warning("ignoring stored state of unknown circuit breaker %r", key)
+        self._records = records
+        peak = self._load(_PEAK_KEY, None)
+        self._peak = None if peak is None else Decimal(str(peak))
+        self._streak = int(self._load(_STREAK_KEY, 0))
+        self._api_errors = [int(t) for t in self._load(_API_ERRORS_KEY, [])]
 
     @property
     def state(self) -> TradingState:
         """Return HALTED while any breaker is tripped, else ACTIVE."""
-        return TradingState.HALTED if self.tripped() else TradingState.ACTIVE
+        self.refresh()
+        return TradingState.HALTED if self._tripped() else TradingState.ACTIVE
 
     def tripped(self) -> list[BreakerRecord]:
         """Return the tripped breakers, in `BreakerName` order."""
-        return [record for record in self.all_states() if record.tripped]
+        self.refresh()
+        return self._tripped()
 
     def all_states(self) -> list[BreakerRecord]:
         """Return every breaker's state, tripped or not, in `BreakerName` order."""
-        return [
-            self._records.get(name, BreakerRecord(str(name), False, "", 0)) for name in BreakerName
-        ]
+        self.refresh()
+        return self._all_states()
 
+    @_atomic
     def on_equity(self, equity: Decimal) -> list[BreakerTrip]:
         """Check the daily-loss and drawdown limits against the account's equity now.
 
         Call at every candle close with realised + unrealised equity.  The first call of a
         UTC day clears a daily-loss trip of an earlier day and fixes the day's start equity.
         """
+        self.refresh()
         now = self._clock.now_ms()
         day = utc_day(now)
         if day != self._day:
@@ -183,8 +226,10 @@ class CircuitBreakers:
             self._trip_into(trips, BreakerName.MAX_DRAWDOWN, reason, limit, drawdown, data)
         return trips
 
+    @_atomic
     def on_trade_closed(self, pnl: Decimal) -> list[BreakerTrip]:
         """Count a closed trade's net P&L: a loss (or zero) extends the losing streak."""
+        self.refresh()
         now = self._clock.now_ms()
         streak = self._streak = self._streak + 1 if pnl <= 0 else 0
         self._save(_STREAK_KEY, streak, now)
@@ -196,9 +241,11 @@ class CircuitBreakers:
             self._trip_into(trips, BreakerName.CONSECUTIVE_LOSSES, reason, limit, streak, data)
         return trips
 
+    @_atomic
     def on_api_error(self, description: str) -> list[BreakerTrip]:
         """Count an exchange API error; too many inside the window halt trading."""
-        now = self._clock.now_ms()
+        self.refresh()
+        now = self._wall.now_ms()
         window = self._limits.api_error_window_ms
         self._api_errors = [t for t in self._api_errors if t > now - window] + [now]
         self._save(_API_ERRORS_KEY, self._api_errors, now)
@@ -213,18 +260,23 @@ class CircuitBreakers:
             self._trip_into(trips, BreakerName.API_ERRORS, reason, limit, count, data)
         return trips
 
+    @_atomic
     def trip(self, name: BreakerName, reason: str) -> BreakerTrip | None:
         """Trip a breaker by hand (emergency stop, failed reconciliation); None if already."""
+        self.refresh()
         trips: list[BreakerTrip] = []
         self._trip_into(trips, name, reason, None, None, {})
         return trips[0] if trips else None
 
+    @_atomic
     def reset(self, name: BreakerName, *, by: str) -> bool:
         """Clear a tripped breaker and the counter behind it; return False if it was not tripped.
 
         Resetting the drawdown breaker re-bases the peak to the latest equity (or to the next
-        one seen, after a restart), so it does not trip again at once.
+        one seen, after a restart or a reset by another process), so it does not trip again
+        at once.
         """
+        self.refresh()
         now = self._clock.now_ms()
         record = self._records.get(name)
         if record is None or not record.tripped:
@@ -254,12 +306,21 @@ class CircuitBreakers:
 
     def entry_denial(self, open_positions: int) -> str | None:
         """Return why a new entry is not allowed now, or None if it is."""
-        tripped = self.tripped()
+        self.refresh()
+        tripped = self._tripped()
         if tripped:
             return "trading halted: " + "; ".join(f"{r.name} ({r.reason})" for r in tripped)
         if open_positions >= self._limits.max_positions:
             return f"max_positions reached: {open_positions} of {self._limits.max_positions} open"
         return None
+
+    def _tripped(self) -> list[BreakerRecord]:
+        return [record for record in self._all_states() if record.tripped]
+
+    def _all_states(self) -> list[BreakerRecord]:
+        return [
+            self._records.get(name, BreakerRecord(str(name), False, "", 0)) for name in BreakerName
+        ]
 
     def _expire_daily_loss(self, now: int) -> None:
         record = self._records.get(BreakerName.DAILY_LOSS)
