@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -79,19 +81,10 @@ class PaperTrader:
         self._store = store
         self._risk = risk
         self._clock = clock
+        self._id_prefix = id_prefix
         self._step = _StepLog()
-        self._account = SimulatedAccount(
-            config, sizer=risk.assess_entry, id_prefix=id_prefix, listener=self
-        )
-        self._opened_ms = -1
-        """Open time of the latest candle whose open price the account has seen."""
         self._position_id: int | None = None
-        saved = store.state(STATE_KEY)
-        if saved is not None:
-            data = json.loads(saved)
-            self._account.restore(data["account"])
-            self._opened_ms = int(data["opened_ms"])
-            self._position_id = data["position_id"]
+        self._load()
 
     @property
     def mode(self) -> TradingMode:
@@ -106,8 +99,7 @@ class PaperTrader:
     # ------------------------------------------------------------------ Trader
     async def execute_signal(self, signal: Signal) -> ExecutionReport:
         """Act on a closed candle's signal; an entry fills at the next candle's open."""
-        with self._store.transaction():
-            self._step = _StepLog()
+        with self._atomic_step():
             self._account.act(signal.action, signal.candle)
             self._finish_step()
             step = self._step
@@ -115,8 +107,7 @@ class PaperTrader:
 
     async def monitor_positions(self, update: MarketUpdate) -> list[ClosedTrade]:
         """Feed a closed candle and/or the next open to the simulated book; record what fills."""
-        with self._store.transaction():
-            self._step = _StepLog()
+        with self._atomic_step():
             bar = update.closed
             if bar is not None:
                 self._open(bar.open, bar.open_time_ms)
@@ -135,8 +126,7 @@ class PaperTrader:
         """Cancel every order and close the position at the last price seen."""
         price = self._account.engine.last_price
         now = self._clock.now_ms()
-        with self._store.transaction():
-            self._step = _StepLog()
+        with self._atomic_step():
             if price is not None:
                 self._account.close_at(price, now, 0, ExitReason.MANUAL)
             else:
@@ -311,6 +301,34 @@ class PaperTrader:
         log.warning("entry declined: %s", skipped.reason)
 
     # ------------------------------------------------------------------ internals
+    def _load(self) -> None:
+        """Build the account from the last committed snapshot (a fresh one without)."""
+        self._account = SimulatedAccount(
+            self._config, sizer=self._risk.assess_entry, id_prefix=self._id_prefix, listener=self
+        )
+        self._opened_ms = -1
+        """Open time of the latest candle whose open price the account has seen."""
+        self._position_id = None
+        saved = self._store.state(STATE_KEY)
+        if saved is not None:
+            data = json.loads(saved)
+            self._account.restore(data["account"])
+            self._opened_ms = int(data["opened_ms"])
+            self._position_id = data["position_id"]
+
+    @contextmanager
+    def _atomic_step(self) -> Iterator[None]:
+        """Run one step in one transaction; if it fails, forget its effects in memory too."""
+        self._step = _StepLog()
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            # The database kept nothing of the step, so neither may the account: otherwise
+            # the next step would commit a snapshot past fills and trades never recorded.
+            self._load()
+            raise
+
     def _open(self, price: Decimal, time_ms: int) -> None:
         if time_ms > self._opened_ms:
             self._account.open_candle(price, time_ms, 0)
