@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from adxbot.bot.candle_window import CandleWindow
 from adxbot.bot.exchange_clock import ExchangeClock
+from adxbot.bot.market_time import MarketTime
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
 from adxbot.domain.candles import Bar
@@ -67,17 +68,20 @@ class TradingBot:
         *,
         client: BingXClient,
         clock: ExchangeClock,
+        market_time: MarketTime,
         store: TradeStore,
         trader: Trader,
         breakers: CircuitBreakers,
         strategy: Strategy,
         wall: Clock,
         environment: str,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
         self._client = client
         self._clock = clock
+        self._market_time = market_time
         self._store = store
         self._trader = trader
         self._breakers = breakers
@@ -85,6 +89,7 @@ class TradingBot:
         self._wall = wall
         self._environment = environment
         self._monotonic = monotonic
+        self._retry_delays_s = retry_delays_s
         self._tf_ms = config.timeframe.ms
         self._window = CandleWindow(config.bot.history_candles)
         self._candles = 0
@@ -135,12 +140,14 @@ class TradingBot:
         caught_up = 0
         for bar in closed:
             if last_done is not None and bar.open_time_ms > last_done:
+                self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
                 await self._trader.monitor_positions(MarketUpdate(closed=bar))
                 caught_up += 1
             self._window.append(bar)
         if closed:
             store.set_info("last_candle_ms", str(closed[-1].open_time_ms))
         if forming is not None:
+            self._market_time.advance_to(forming.open_time_ms)
             await self._trader.monitor_positions(
                 MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
             )
@@ -235,16 +242,18 @@ class TradingBot:
         fresh = [bar for bar in closed if bar.open_time_ms > last]
         if not fresh:
             # Closed on the clock but not served yet: ask again shortly.
-            await _stopped_within(stop, RETRY_DELAYS_S[0] / self._clock.rate)
+            await _stopped_within(stop, self._retry_delays_s[0] / self._clock.rate)
             return
         for bar in fresh:
             await self._on_closed_candle(bar)
         if forming is not None:
+            self._market_time.advance_to(forming.open_time_ms)
             await self._trader.monitor_positions(
                 MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
             )
 
     async def _on_closed_candle(self, bar: Bar) -> None:
+        self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
         closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
         self._trades += len(closed_trades)
         self._window.append(bar)
@@ -266,9 +275,7 @@ class TradingBot:
                     f"(close {bar.close})",
                     data={"action": action.name.lower(), "candle_ms": bar.open_time_ms, **values},
                 )
-                report = await self._trader.execute_signal(Signal(action, bar))
-                if report.denied:
-                    log.warning("signal %s not traded: %s", action.name, report.denied)
+                await self._trader.execute_signal(Signal(action, bar))
         self._store.set_info("last_candle_ms", str(bar.open_time_ms))
 
     # ------------------------------------------------------------------ helpers
@@ -297,7 +304,8 @@ class TradingBot:
                 return await call()
             except ExchangeError as e:
                 self._errors += 1
-                delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+                delays = self._retry_delays_s
+                delay = delays[min(attempt, len(delays) - 1)]
                 attempt += 1
                 log.warning("exchange error (%s); trying again in %.1f s", e, delay)
                 self._event(EventKind.ERROR, f"exchange error: {e}", Severity.WARNING)

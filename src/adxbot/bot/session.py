@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,8 @@ import httpx
 from adxbot import __version__
 from adxbot.bot.exchange_clock import ExchangeClock
 from adxbot.bot.instance_lock import InstanceLock
-from adxbot.bot.runner import RunSummary, TradingBot
+from adxbot.bot.market_time import MarketTime
+from adxbot.bot.runner import RETRY_DELAYS_S, RunSummary, TradingBot
 from adxbot.clock import Clock, WallClock
 from adxbot.config import BotConfig
 from adxbot.exchange.client import BingXClient
@@ -28,6 +30,14 @@ from adxbot.risk.manager import RiskManager
 from adxbot.strategy.factory import build_strategy
 
 log = logging.getLogger("adxbot.bot")
+
+
+@dataclass(frozen=True, slots=True)
+class BotTiming:
+    """How long the bot waits after failures (tests shorten them)."""
+
+    retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
+    client_backoff_s: float = 0.5
 
 
 def database_path(config: BotConfig, mode: TradingMode, override: Path | None = None) -> Path:
@@ -48,9 +58,11 @@ async def run_paper_bot(
     stop: asyncio.Event,
     duration_s: float | None = None,
     wall: Clock | None = None,
+    timing: BotTiming | None = None,
 ) -> RunSummary:
     """Run a paper bot on `base_url`'s market data until `stop` is set or time is up."""
     wall_clock = wall or WallClock()
+    timing = timing or BotTiming()
     headers = {"User-Agent": f"adxbot/{__version__} (paper)"}
     with InstanceLock(database), TradeStore.open(database, TradingMode.PAPER) as store:
         async with httpx.AsyncClient(headers=headers) as http:
@@ -60,20 +72,26 @@ async def run_paper_bot(
                 ServerClock(wall_clock),
                 None,
                 recv_window_ms=config.exchange.recv_window_ms,
+                backoff_s=timing.client_backoff_s,
             )
             clock = ExchangeClock(client.server_time, fallback=wall_clock)
-            breakers = CircuitBreakers(RiskLimits.from_config(config), store, clock)
-            trader = PaperTrader(config, store, RiskManager(config, breakers), clock)
+            market_time = MarketTime(clock)
+            breakers = CircuitBreakers(
+                RiskLimits.from_config(config), store, market_time, wall=wall_clock
+            )
+            trader = PaperTrader(config, store, RiskManager(config, breakers), market_time)
             bot = TradingBot(
                 config,
                 client=client,
                 clock=clock,
+                market_time=market_time,
                 store=store,
                 trader=trader,
                 breakers=breakers,
                 strategy=build_strategy(config.strategy),
                 wall=wall_clock,
                 environment=environment,
+                retry_delays_s=timing.retry_delays_s,
             )
             return await bot.run(stop, duration_s=duration_s)
 

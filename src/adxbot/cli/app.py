@@ -11,11 +11,14 @@ from rich.markup import escape
 
 from adxbot import __version__
 from adxbot.cli.backtest_cmd import backtest
+from adxbot.cli.breaker_cmd import halt, reset_breaker
 from adxbot.cli.check_cmd import check
 from adxbot.cli.config_cmd import init, show_config
+from adxbot.cli.demo_cmd import demo
 from adxbot.cli.run_cmd import run
 from adxbot.cli.sim_cmd import sim
 from adxbot.cli.simctl_cmd import sim_ctl
+from adxbot.cli.status_cmd import status
 from adxbot.errors import ConfigError, DataError
 
 EXIT_BAD_INPUT = 2
@@ -30,10 +33,14 @@ app = typer.Typer(
 )
 app.command()(backtest)
 app.command()(check)
+app.command()(demo)
+app.command()(halt)
 app.command()(init)
+app.command("reset-breaker")(reset_breaker)
 app.command()(run)
 app.command("show-config")(show_config)
 app.command()(sim)
+app.command()(status)
 app.add_typer(sim_ctl)
 
 
