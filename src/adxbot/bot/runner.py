@@ -20,9 +20,9 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from adxbot.bot.candle_window import CandleWindow
 from adxbot.bot.exchange_clock import ExchangeClock
@@ -96,7 +96,7 @@ class TradingBot:
         self._signals = 0
         self._trades = 0
         self._errors = 0
-        self._failures = 0
+        self._task_failure: BaseException | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> RunSummary:
@@ -105,7 +105,7 @@ class TradingBot:
         if not await self._start(stop):
             self._finish("stop requested during start-up")
             return RunSummary(0, 0, 0, self._errors, "stop requested during start-up")
-        heartbeat = asyncio.create_task(self._heartbeat(stop), name="adxbot-heartbeat")
+        heartbeat = self._supervised(self._heartbeat(stop), "heartbeat", stop)
         stopped_by = "stop requested"
         try:
             while not stop.is_set():
@@ -117,8 +117,30 @@ class TradingBot:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            if self._task_failure is not None:
+                stopped_by = f"the {heartbeat.get_name()} task failed"
             self._finish(stopped_by)
+        if self._task_failure is not None:
+            raise self._task_failure
         return RunSummary(self._candles, self._signals, self._trades, self._errors, stopped_by)
+
+    def _supervised(
+        self, work: Coroutine[Any, Any, None], name: str, stop: asyncio.Event
+    ) -> asyncio.Task[None]:
+        """Run a background task; if it fails, log it loudly and stop the bot gracefully
+        (the current step finishes), then re-raise its error from `run`."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.critical("background task %s failed: %s; stopping", name, e, exc_info=True)
+                self._task_failure = e
+                stop.set()
+
+        return asyncio.create_task(guarded(), name=name)
 
     async def _start(self, stop: asyncio.Event) -> bool:
         store = self._store
