@@ -5,12 +5,14 @@ so these tests trade weeks of real BTC candles in seconds."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from adxbot.clock import WallClock
 from adxbot.persistence.records import EventKind, TradingMode
 from adxbot.persistence.store import TradeStore
 from adxbot.risk.breakers import BreakerName, CircuitBreakers, RiskLimits
+from adxbot.sim.clock import SimClock
 from adxbot.sim.server import SimulatorThread
 from bot_support import (
     NO_BREAKERS,
@@ -39,29 +41,53 @@ def test_paper_run_when_candles_replayed_then_trades_equal_the_backtest(tmp_path
     assert stored == expected
 
 
+def _caught_up(store: TradeStore, clock: SimClock) -> bool:
+    """Return True once the bot has processed every candle closed by the paused clock."""
+    last = int(store.info("last_candle_ms") or 0)
+    return last >= clock.now_ms() // 300_000 * 300_000 - 300_000
+
+
+def _paused_while_holding(clock: SimClock, trades: int) -> Callable[[TradeStore], bool]:
+    """Return a condition that pauses the simulator once the bot holds a position after
+    `trades` trades, and holds when the bot has caught up with the paused clock and still
+    holds one (else lets the clock run on and tries again at the next position)."""
+
+    def condition(store: TradeStore) -> bool:
+        if clock.paused:
+            if not _caught_up(store, clock):
+                return False
+            if store.open_positions():
+                return True
+            clock.resume()  # the position closed while the bot caught up: next one
+            return False
+        if store.trade_count() >= trades and store.open_positions():
+            clock.pause()
+        return False
+
+    return condition
+
+
 def test_paper_run_when_candles_replayed_then_open_position_matches_the_backtest(
     tmp_path: Path,
 ) -> None:
     config = config_with(NO_BREAKERS)
     database = tmp_path / "paper.sqlite3"
-    with SimulatorThread(bot_simulator(SPEED)) as sim:
-
-        def holding(store: TradeStore) -> bool:
-            return store.trade_count() >= 2 and bool(store.open_positions())
-
+    simulator = bot_simulator(SPEED)
+    with SimulatorThread(simulator) as sim:
+        holding = _paused_while_holding(simulator.exchange.market.clock, trades=2)
         asyncio.run(run_bot_until(config, sim.base_url, database, holding))
 
     result = backtest_of_run(config, database)
     with TradeStore.open_read_only(database) as store:
         positions = store.open_positions()
     still_open = [t for t in result.trades if t.exit_reason.value == "end_of_data"]
-    if positions:  # the bot may have stopped one candle after the position closed
-        assert len(still_open) == 1
-        assert (positions[0].direction, positions[0].entry_price, positions[0].quantity) == (
-            still_open[0].direction,
-            still_open[0].entry_price,
-            still_open[0].quantity,
-        )
+    assert len(positions) == 1
+    assert len(still_open) == 1
+    assert (positions[0].direction, positions[0].entry_price, positions[0].quantity) == (
+        still_open[0].direction,
+        still_open[0].entry_price,
+        still_open[0].quantity,
+    )
 
 
 def test_restart_with_open_position_then_position_and_balance_kept_and_trades_match(
@@ -72,18 +98,8 @@ def test_restart_with_open_position_then_position_and_balance_kept_and_trades_ma
     simulator = bot_simulator(SPEED)
     clock = simulator.exchange.market.clock
     with SimulatorThread(simulator) as sim:
-
-        def caught_up(store: TradeStore) -> bool:
-            last = int(store.info("last_candle_ms") or 0)
-            last_closed = clock.now_ms() // 300_000 * 300_000 - 300_000
-            return last >= last_closed
-
-        def holding(store: TradeStore) -> bool:
-            if store.trade_count() >= 1 and store.open_positions():
-                clock.pause()  # no candle closes while the bot is down
-                return caught_up(store)
-            return False
-
+        # No candle closes while the bot is down.
+        holding = _paused_while_holding(clock, trades=1)
         asyncio.run(run_bot_until(config, sim.base_url, database, holding))
         with TradeStore.open_read_only(database) as store:
             before = (store.open_positions(), store.latest_equity(), store.trade_count())

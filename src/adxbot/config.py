@@ -190,11 +190,14 @@ class BotSettings(_Section):
     database: str | None = None
     """Path of the trade database; null = state/adxbot-<mode>.sqlite3 (one file per mode,
     so paper and live never share one; ADXBOT_STATE_DIR moves the state directory)."""
-    history_candles: StrictInt = Field(1000, ge=100, le=1440)
+    history_candles: StrictInt = Field(1000, ge=200, le=1440)
     """Closed candles fetched at start and kept for the indicators (BingX sends ≤ 1440)."""
     log_format: LogFormat = LogFormat.CONSOLE
     heartbeat_seconds: StrictInt = Field(10, ge=1, le=300)
     """How often the bot records that it is alive (`adxbot status` shows the age)."""
+    max_decision_delay_seconds: StrictInt = Field(60, ge=1, le=3600)
+    """Trade on a closed candle only this long after its close (real time); older candles
+    (after a stop, a suspend, an outage) only have their resting orders matched."""
 
 
 class BotConfig(_Section):
@@ -215,11 +218,14 @@ class BotConfig(_Section):
 
     @model_validator(mode="after")
     def _history_covers_warmup(self) -> BotConfig:
-        warmup = self.strategy.effective_warmup_candles
-        if self.bot.history_candles <= warmup:
+        # ADX's smoothing remembers where its input starts; this much more history than
+        # the warm-up makes a rolling window give the backtest's signals.
+        needed = self.strategy.effective_warmup_candles + 5 * self.strategy.adx_period
+        if self.bot.history_candles < needed:
             raise ValueError(
-                f"bot.history_candles = {self.bot.history_candles} must exceed the strategy's "
-                f"warm-up of {warmup} candles; raise it or lower strategy.warmup_candles"
+                f"bot.history_candles = {self.bot.history_candles} is too short for the "
+                f"strategy: it needs at least {needed} (warm-up + 5 x adx_period); raise it "
+                "or lower strategy.warmup_candles"
             )
         return self
 

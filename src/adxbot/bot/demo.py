@@ -17,11 +17,13 @@ import numpy as np
 
 from adxbot.backtest.results import TradeRecord
 from adxbot.backtest.runner import Backtester
+from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
 from adxbot.bot.runner import RunSummary
 from adxbot.bot.session import run_paper_bot
 from adxbot.config import BotConfig
 from adxbot.domain.candles import CandleSeries
 from adxbot.domain.enums import ExitReason
+from adxbot.errors import ConfigError, DatabaseError
 from adxbot.market.candle_file import bundled_sample_path, load_candle_csv
 from adxbot.persistence.records import ClosedTrade, EventKind, EventRecord
 from adxbot.persistence.store import TradeStore
@@ -57,8 +59,7 @@ async def run_demo(
     stop: asyncio.Event,
 ) -> DemoResult:
     """Serve the simulator, run the paper bot against it for `duration_s`, then compare."""
-    for stale in database.parent.glob(database.name + "*"):
-        stale.unlink()  # the demo's own database: every demo starts from scratch
+    _clear_demo_database(database)
     candles = load_candle_csv(bundled_sample_path())
     history = config.bot.history_candles
     tf = config.timeframe.ms
@@ -70,7 +71,7 @@ async def run_demo(
         summary = await run_paper_bot(
             config,
             base_url=sim.base_url,
-            environment=f"SIMULATOR on {sim.base_url} (bundled candles, x{speed:g})",
+            environment=f"{DEMO_ENVIRONMENT_PREFIX}{sim.base_url} (bundled candles, x{speed:g})",
             database=database,
             stop=stop,
             duration_s=duration_s,
@@ -103,6 +104,33 @@ async def run_demo(
         equity="?" if latest is None else f"{latest.equity:.2f}",
         database=database,
     )
+
+
+DEMO_ENVIRONMENT_PREFIX = "SIMULATOR on "
+
+
+def _clear_demo_database(database: Path) -> None:
+    """Delete a previous demo's database (every demo starts from scratch), refusing any
+    database that a demo did not write, or one a running bot holds."""
+    if database.exists():
+        try:
+            with TradeStore.open_read_only(database) as store:
+                environment = store.info("environment") or ""
+        except DatabaseError as e:
+            raise ConfigError(
+                f"{database} is not a demo database ({e}); choose another path"
+            ) from e
+        if not environment.startswith(DEMO_ENVIRONMENT_PREFIX):
+            raise ConfigError(
+                f"{database} holds a bot's records ({environment or 'unknown environment'}), "
+                "not a demo's: the demo will not delete it; choose another --database"
+            )
+    try:
+        with InstanceLock(database):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+    except AlreadyRunning as e:
+        raise ConfigError(str(e)) from e
 
 
 def _backtest(

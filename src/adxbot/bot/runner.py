@@ -22,7 +22,8 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 from adxbot.bot.candle_window import CandleWindow
 from adxbot.bot.exchange_clock import ExchangeClock
@@ -30,7 +31,7 @@ from adxbot.bot.market_time import MarketTime
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
 from adxbot.domain.candles import Bar
-from adxbot.exchange.client import BingXClient
+from adxbot.errors import AdxbotError
 from adxbot.exchange.errors import ExchangeError
 from adxbot.exchange.models import Kline
 from adxbot.execution.trader import MarketUpdate, Signal, Trader
@@ -46,6 +47,22 @@ MAX_SLEEP_S = 30.0
 """Never sleep longer than this at once: the clock estimate is re-measured after it."""
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Back-off between attempts after an exchange error (the last one repeats)."""
+
+
+class CandleSource(Protocol):
+    """Where the bot gets candles: `BingXClient.klines` (tests pass a fake)."""
+
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        limit: int = 500,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Kline]:
+        """Return candles in ascending order; the last one may still be forming."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +83,7 @@ class TradingBot:
         self,
         config: BotConfig,
         *,
-        client: BingXClient,
+        client: CandleSource,
         clock: ExchangeClock,
         market_time: MarketTime,
         store: TradeStore,
@@ -144,35 +161,47 @@ class TradingBot:
 
     async def _start(self, stop: asyncio.Event) -> bool:
         store = self._store
-        synced_ms = await self._retrying(self._clock.sync, stop)
-        if synced_ms is None:
-            return False
-        klines = await self._retrying(
-            lambda: self._client.klines(
-                self._config.symbol,
-                self._config.timeframe.value,
-                limit=self._config.bot.history_candles + 1,
-            ),
-            stop,
-        )
-        if klines is None:
-            return False
-        closed, forming = self._split(klines, synced_ms)
+        self._check_database_matches_config()
         last_done = _int_or_none(store.info("last_candle_ms"))
-        caught_up = 0
-        for bar in closed:
-            if last_done is not None and bar.open_time_ms > last_done:
-                self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
-                await self._trader.monitor_positions(MarketUpdate(closed=bar))
-                caught_up += 1
-            self._window.append(bar)
-        if closed:
-            store.set_info("last_candle_ms", str(closed[-1].open_time_ms))
-        if forming is not None:
-            self._market_time.advance_to(forming.open_time_ms)
-            await self._trader.monitor_positions(
-                MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
+        while True:
+            synced_ms = await self._retrying(self._clock.sync, stop)
+            if synced_ms is None:
+                return False
+            klines = await self._retrying(
+                lambda: self._client.klines(
+                    self._config.symbol,
+                    self._config.timeframe.value,
+                    limit=self._config.bot.history_candles + 1,
+                ),
+                stop,
             )
+            if klines is None:
+                return False
+            closed, forming = self._split(klines, synced_ms)
+            if closed:
+                break
+            self._note_error("the exchange sent no closed candle at start-up")
+            if await _stopped_within(stop, self._retry_delays_s[-1] / self._clock.rate):
+                return False
+        if last_done is not None and closed[-1].open_time_ms < last_done:
+            raise StartupRefused(
+                f"the database {store.path} has processed candles up to {_utc(last_done)}, "
+                f"but the exchange's newest closed candle is {_utc(closed[-1].open_time_ms)}: "
+                "it belongs to another exchange or run; use another --database"
+            )
+        missed = 0
+        if last_done is not None:
+            missed = await self._match_candles_missed_before(closed[0], last_done, stop)
+        history = [bar for bar in closed if last_done is None or bar.open_time_ms <= last_done]
+        for bar in history:
+            self._window.append(bar)
+        if last_done is None:
+            store.set_info("last_candle_ms", str(closed[-1].open_time_ms))
+            if store.info("trading_since_ms") is None:
+                store.set_info("trading_since_ms", str(closed[-1].open_time_ms + self._tf_ms))
+        for bar in closed[len(history) :]:
+            missed += 0 if await self._on_closed_candle(bar) else 1
+        await self._on_open(forming)
         wall = self._wall.now_ms()
         store.set_info("symbol", self._config.symbol)
         store.set_info("timeframe", self._config.timeframe.value)
@@ -181,16 +210,14 @@ class TradingBot:
         store.set_info("started_ms", str(wall))
         store.set_info("heartbeat_ms", str(wall))
         store.set_info("status", "running")
-        if store.info("trading_since_ms") is None and closed:
-            store.set_info("trading_since_ms", str(closed[-1].open_time_ms + self._tf_ms))
         report = await self._trader.reconcile_positions()
         if not report.consistent:
             self._breakers.trip(BreakerName.RECONCILIATION, "; ".join(report.discrepancies)[:500])
         status = await self._trader.get_account_status()
-        if caught_up:
+        if missed:
             self._event(
                 EventKind.STARTED,
-                f"{caught_up} candles closed while the bot was stopped: resting orders were "
+                f"{missed} candles closed while the bot was stopped: resting orders were "
                 "matched against them, no new trades were decided on them",
                 Severity.WARNING,
             )
@@ -210,6 +237,53 @@ class TradingBot:
         log.info("starting\n%s", banner)
         self._event(EventKind.STARTED, banner)
         return True
+
+    def _check_database_matches_config(self) -> None:
+        for key, wanted in (
+            ("symbol", self._config.symbol),
+            ("timeframe", self._config.timeframe.value),
+        ):
+            stored = self._store.info(key)
+            if stored is not None and stored != wanted:
+                raise StartupRefused(
+                    f"the database {self._store.path} belongs to {key} {stored}, the config "
+                    f"says {wanted}: its account and positions are not this market's; use "
+                    "another --database (or bot.database) for it"
+                )
+
+    async def _match_candles_missed_before(
+        self, first: Bar, last_done: int, stop: asyncio.Event
+    ) -> int:
+        """Give the trader the candles between `last_done` and the start-up history (a
+        stop longer than the history), page by page; return how many there were."""
+        missed = 0
+        start = last_done + self._tf_ms
+        while start < first.open_time_ms and not stop.is_set():
+            klines = await self._retrying(
+                lambda start=start: self._client.klines(  # type: ignore[misc]
+                    self._config.symbol,
+                    self._config.timeframe.value,
+                    start_ms=start,
+                    end_ms=first.open_time_ms - 1,
+                    limit=1440,
+                ),
+                stop,
+            )
+            bars = [
+                bar
+                for bar in _unique_bars(klines or [])
+                if start <= bar.open_time_ms < first.open_time_ms
+            ]
+            if not bars:
+                break
+            for bar in bars:
+                with self._store.transaction():
+                    self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
+                    await self._trader.monitor_positions(MarketUpdate(closed=bar))
+                    self._store.set_info("last_candle_ms", str(bar.open_time_ms))
+            missed += len(bars)
+            start = bars[-1].open_time_ms + self._tf_ms
+        return missed
 
     def _finish(self, stopped_by: str) -> None:
         self._store.set_info("status", "stopped")
@@ -266,54 +340,93 @@ class TradingBot:
             # Closed on the clock but not served yet: ask again shortly.
             await _stopped_within(stop, self._retry_delays_s[0] / self._clock.rate)
             return
+        if fresh[0].open_time_ms != last + self._tf_ms:
+            skipped = (fresh[0].open_time_ms - last) // self._tf_ms - 1
+            self._event(
+                EventKind.ERROR,
+                f"the exchange has no candle for {skipped} interval(s) after {_utc(last)}",
+                Severity.WARNING,
+            )
         for bar in fresh:
             await self._on_closed_candle(bar)
-        if forming is not None:
+        await self._on_open(forming)
+
+    async def _on_closed_candle(self, bar: Bar) -> bool:
+        """Process one closed candle as one transaction; return False if it was too old to
+        trade on (only its resting orders were matched)."""
+        close_ms = bar.open_time_ms + self._tf_ms
+        # One transaction: a crash leaves the candle wholly done or wholly to do.  (The
+        # paper trader does not suspend inside; the heartbeat's writes may join it.)
+        with self._store.transaction():
+            self._market_time.advance_to(close_ms)
+            closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
+            self._trades += len(closed_trades)
+            self._window.append(bar)
+            self._candles += 1
+            delay_s = (self._clock.now_ms() - close_ms) / 1000 / self._clock.rate
+            tradable = delay_s <= self._config.bot.max_decision_delay_seconds
+            if tradable:
+                await self._decide(bar)
+            self._store.set_info("last_candle_ms", str(bar.open_time_ms))
+        return tradable
+
+    async def _decide(self, bar: Bar) -> None:
+        status = await self._trader.get_account_status()
+        holding = status.positions[0].direction if status.positions else None
+        series = self._window.series()
+        if len(series) < self._strategy.warmup_candles:
+            return
+        action = self._strategy.signals(series).action(len(series) - 1, holding)
+        if action is Action.HOLD:
+            return
+        self._signals += 1
+        values = {
+            name: round(float(column[-1]), 4)
+            for name, column in self._strategy.indicators(series).items()
+        }
+        self._event(
+            EventKind.SIGNAL,
+            f"{action.name.lower()} on the candle of {_utc(bar.open_time_ms)} (close {bar.close})",
+            data={"action": action.name.lower(), "candle_ms": bar.open_time_ms, **values},
+        )
+        await self._trader.execute_signal(Signal(action, bar))
+
+    async def _on_open(self, forming: Kline | None) -> None:
+        if forming is None:
+            return
+        with self._store.transaction():
             self._market_time.advance_to(forming.open_time_ms)
             await self._trader.monitor_positions(
                 MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)
             )
 
-    async def _on_closed_candle(self, bar: Bar) -> None:
-        self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
-        closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
-        self._trades += len(closed_trades)
-        self._window.append(bar)
-        self._candles += 1
-        status = await self._trader.get_account_status()
-        holding = status.positions[0].direction if status.positions else None
-        series = self._window.series()
-        if len(series) >= self._strategy.warmup_candles:
-            action = self._strategy.signals(series).action(len(series) - 1, holding)
-            if action is not Action.HOLD:
-                self._signals += 1
-                values = {
-                    name: round(float(column[-1]), 4)
-                    for name, column in self._strategy.indicators(series).items()
-                }
-                self._event(
-                    EventKind.SIGNAL,
-                    f"{action.name.lower()} on the candle of {bar.open_time_ms} "
-                    f"(close {bar.close})",
-                    data={"action": action.name.lower(), "candle_ms": bar.open_time_ms, **values},
-                )
-                await self._trader.execute_signal(Signal(action, bar))
-        self._store.set_info("last_candle_ms", str(bar.open_time_ms))
-
     # ------------------------------------------------------------------ helpers
     def _split(self, klines: list[Kline], now_ms: int) -> tuple[list[Bar], Kline | None]:
-        """Split an answer into closed candles and the one forming.
+        """Split an answer into final closed candles and the one forming.
 
-        `now_ms` must be an exchange time measured *before* the klines were requested, so
-        that a candle counted as closed had closed when the exchange served it.
+        A candle is final when its close is at or before `now_ms` (an exchange time
+        measured *before* the request) and the answer already holds a later candle (so the
+        exchange has moved on from it).  Duplicates are dropped, the order is ascending.
         """
+        bars = _unique_bars(klines)
+        by_open = {k.open_time_ms: k for k in klines}
         closed = [
-            Bar(k.open_time_ms, k.open, k.high, k.low, k.close)
-            for k in klines
-            if k.open_time_ms + self._tf_ms <= now_ms
+            bar
+            for i, bar in enumerate(bars)
+            if bar.open_time_ms + self._tf_ms <= now_ms and i + 1 < len(bars)
         ]
-        forming = next((k for k in klines if k.open_time_ms + self._tf_ms > now_ms), None)
+        after = closed[-1].open_time_ms if closed else None
+        forming = next(
+            (by_open[b.open_time_ms] for b in bars if after is None or b.open_time_ms > after),
+            None,
+        )
         return closed, forming
+
+    def _note_error(self, description: str) -> None:
+        self._errors += 1
+        log.warning("exchange problem: %s", description)
+        self._event(EventKind.ERROR, description, Severity.WARNING)
+        self._breakers.on_api_error(description)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
         """Call the exchange until it answers; return None if `stop` is set meanwhile.
@@ -325,13 +438,10 @@ class TradingBot:
             try:
                 return await call()
             except ExchangeError as e:
-                self._errors += 1
                 delays = self._retry_delays_s
                 delay = delays[min(attempt, len(delays) - 1)]
                 attempt += 1
-                log.warning("exchange error (%s); trying again in %.1f s", e, delay)
-                self._event(EventKind.ERROR, f"exchange error: {e}", Severity.WARNING)
-                self._breakers.on_api_error(str(e))
+                self._note_error(f"exchange error: {e}; trying again in {delay:.1f} s")
                 if await _stopped_within(stop, delay):
                     return None
 
@@ -354,6 +464,23 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+class StartupRefused(AdxbotError):
+    """The bot must not start on this database as things are; the message says why."""
+
+
+def _unique_bars(klines: list[Kline]) -> list[Bar]:
+    """Return the candles of an answer as bars, one per open time, oldest first."""
+    unique = {k.open_time_ms: k for k in klines}
+    return [
+        Bar(k.open_time_ms, k.open, k.high, k.low, k.close)
+        for k in sorted(unique.values(), key=lambda k: k.open_time_ms)
+    ]
+
+
+def _utc(time_ms: int) -> str:
+    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -14,11 +14,12 @@ import httpx
 
 from adxbot import __version__
 from adxbot.bot.exchange_clock import ExchangeClock
-from adxbot.bot.instance_lock import InstanceLock
-from adxbot.bot.market_time import MarketTime
-from adxbot.bot.runner import RETRY_DELAYS_S, RunSummary, TradingBot
+from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
+from adxbot.bot.market_time import last_market_time
+from adxbot.bot.runner import RETRY_DELAYS_S, RunSummary, StartupRefused, TradingBot
 from adxbot.clock import Clock, WallClock
 from adxbot.config import BotConfig
+from adxbot.errors import ConfigError, DatabaseError
 from adxbot.exchange.client import BingXClient
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.execution.paper_trader import PaperTrader
@@ -64,7 +65,12 @@ async def run_paper_bot(
     wall_clock = wall or WallClock()
     timing = timing or BotTiming()
     headers = {"User-Agent": f"adxbot/{__version__} (paper)"}
-    with InstanceLock(database), TradeStore.open(database, TradingMode.PAPER) as store:
+    with contextlib.ExitStack() as resources:
+        try:  # refusals before anything runs are the operator's to fix (exit 2)
+            resources.enter_context(InstanceLock(database))
+            store = resources.enter_context(TradeStore.open(database, TradingMode.PAPER))
+        except (AlreadyRunning, DatabaseError) as e:
+            raise ConfigError(str(e)) from e
         async with httpx.AsyncClient(headers=headers) as http:
             client = BingXClient(
                 http,
@@ -75,7 +81,8 @@ async def run_paper_bot(
                 backoff_s=timing.client_backoff_s,
             )
             clock = ExchangeClock(client.server_time, fallback=wall_clock)
-            market_time = MarketTime(clock)
+            # Until the first candle, market time is where this database left off.
+            market_time = last_market_time(store.info("last_candle_ms"), config.timeframe.ms, clock)
             breakers = CircuitBreakers(
                 RiskLimits.from_config(config), store, market_time, wall=wall_clock
             )
@@ -93,7 +100,10 @@ async def run_paper_bot(
                 environment=environment,
                 retry_delays_s=timing.retry_delays_s,
             )
-            return await bot.run(stop, duration_s=duration_s)
+            try:
+                return await bot.run(stop, duration_s=duration_s)
+            except StartupRefused as e:
+                raise ConfigError(str(e)) from e
 
 
 @contextlib.contextmanager

@@ -91,6 +91,8 @@ def demo(
         finally:
             reporter.cancel()
         _report(console, result)
+        if result.agreeing_trades != result.compared_trades:
+            raise typer.Exit(1)  # paper and backtest disagree: a bug worth a failing exit
 
     asyncio.run(main())
 

@@ -50,10 +50,8 @@ def run(
     environment's real market data: no keys needed, no orders sent.  Stop it with Ctrl-C
     or SIGTERM: it finishes the current step, saves and exits.
     """
-    from adxbot.bot.instance_lock import AlreadyRunning
     from adxbot.bot.session import database_path, run_paper_bot, stop_on_signals
     from adxbot.config import LogFormat, load_config
-    from adxbot.errors import DatabaseError
     from adxbot.exchange.environment import resolve_environment
     from adxbot.logsetup import configure_logging
     from adxbot.persistence.records import TradingMode
@@ -90,7 +88,4 @@ def run(
             f"{summary.signals} signals, {summary.trades_closed} trades closed"
         )
 
-    try:
-        asyncio.run(main())
-    except (AlreadyRunning, DatabaseError) as e:
-        raise ConfigError(str(e)) from e
+    asyncio.run(main())

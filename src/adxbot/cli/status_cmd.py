@@ -146,14 +146,17 @@ def collect_status(store: TradeStore, heartbeat_seconds: int, clock: Clock) -> S
     liveness, age_s = judge_liveness(info, now, heartbeat_seconds)
     price = _decimal(info.get("last_price"))
     stored = store.breakers()
-    day = utc_day(now)
+    account = store.latest_equity()
+    # "Today" is the market's UTC day: the day of the bot's latest candle close (the same
+    # as the calendar day live; a replayed simulator's day otherwise).
+    day = utc_day(now if account is None else account.time_ms)
     return StatusReport(
         database=store.path,
         mode=store.mode.value,
         info=info,
         liveness=liveness,
         heartbeat_age_s=age_s,
-        account=store.latest_equity(),
+        account=account,
         positions=[
             OpenPosition(p, None if price is None else unrealized_pnl(p, price))
             for p in store.open_positions()

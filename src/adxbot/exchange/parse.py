@@ -30,12 +30,15 @@ def parse_contract(row: dict[str, Any]) -> ContractSpec:
 
 
 def parse_kline(row: Any) -> Kline:
-    if isinstance(row, list):
-        time_ms, o, h, low, c, v = row[:6]
-    else:
-        time_ms, o, h, low, c, v = (
-            row[k] for k in ("time", "open", "high", "low", "close", "volume")
-        )
+    try:
+        if isinstance(row, list):
+            time_ms, o, h, low, c, v = row[:6]
+        else:
+            time_ms, o, h, low, c, v = (
+                row[k] for k in ("time", "open", "high", "low", "close", "volume")
+            )
+    except (ValueError, KeyError, TypeError) as e:
+        raise TemporaryError(f"BingX sent a malformed candle: {str(row)[:120]}") from e
     return Kline(
         open_time_ms=wire.integer(time_ms, "time"),
         open=wire.decimal(o, "open"),

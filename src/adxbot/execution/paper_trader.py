@@ -84,6 +84,7 @@ class PaperTrader:
         self._id_prefix = id_prefix
         self._step = _StepLog()
         self._position_id: int | None = None
+        self._opened_ms = self._matched_ms = self._acted_ms = -1
         self._load()
 
     @property
@@ -99,8 +100,13 @@ class PaperTrader:
     # ------------------------------------------------------------------ Trader
     async def execute_signal(self, signal: Signal) -> ExecutionReport:
         """Act on a closed candle's signal; an entry fills at the next candle's open."""
+        candle_ms = signal.candle.open_time_ms
+        if candle_ms <= self._acted_ms:
+            log.warning("a signal on the candle of %d was already executed: ignored", candle_ms)
+            return ExecutionReport((), "already executed for this candle")
         with self._atomic_step():
             self._account.act(signal.action, signal.candle)
+            self._acted_ms = candle_ms
             self._finish_step()
             step = self._step
         return ExecutionReport(tuple(step.placed), "; ".join(step.denied) or None)
@@ -109,7 +115,11 @@ class PaperTrader:
         """Feed a closed candle and/or the next open to the simulated book; record what fills."""
         with self._atomic_step():
             bar = update.closed
+            if bar is not None and bar.open_time_ms <= self._matched_ms:
+                log.warning("the candle of %d was already matched: ignored", bar.open_time_ms)
+                bar = None
             if bar is not None:
+                self._matched_ms = bar.open_time_ms
                 self._open(bar.open, bar.open_time_ms)
                 self._account.close_candle(bar, 0)
                 self._mark(bar.close, bar.open_time_ms + self._config.timeframe.ms)
@@ -308,12 +318,16 @@ class PaperTrader:
         )
         self._opened_ms = -1
         """Open time of the latest candle whose open price the account has seen."""
+        self._matched_ms = -1  # the latest closed candle matched against resting orders
+        self._acted_ms = -1  # the latest candle whose signal was executed
         self._position_id = None
         saved = self._store.state(STATE_KEY)
         if saved is not None:
             data = json.loads(saved)
             self._account.restore(data["account"])
             self._opened_ms = int(data["opened_ms"])
+            self._matched_ms = int(data.get("matched_ms", -1))
+            self._acted_ms = int(data.get("acted_ms", -1))
             self._position_id = data["position_id"]
 
     @contextmanager
@@ -400,6 +414,8 @@ class PaperTrader:
         snapshot = {
             "account": self._account.snapshot(),
             "opened_ms": self._opened_ms,
+            "matched_ms": self._matched_ms,
+            "acted_ms": self._acted_ms,
             "position_id": self._position_id,
         }
         self._store.set_state(STATE_KEY, json.dumps(snapshot), self._clock.now_ms())

@@ -401,6 +401,12 @@ class SimulatedAccount:
         trade.stop_price = new_stop
 
     def _enter(self, direction: Direction, bar: Bar, *, open_positions: int) -> None:
+        if self._pending_entries:
+            # Never two entries in flight (cannot happen in candle order; a guard for
+            # replays and restarts).
+            reason = "an entry order is already waiting to fill"
+            self._decline(SkippedSignal(bar.open_time_ms, direction, reason))
+            return
         decision = self._sizer(direction, self.engine.equity(bar.close), bar.close, open_positions)
         if not decision.approved:
             self._decline(SkippedSignal(bar.open_time_ms, direction, decision.reason))
