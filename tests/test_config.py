@@ -26,7 +26,8 @@ ORIGINAL_PLAN = """{"initial_capital": 1000.0, "leverage": 5, "symbol": "BTC-USD
 """
 
 TOP_LEVEL_KEYS = (
-    "bot, contract, exchange, exit_strategy, fees, initial_capital, leverage, position_sizing, "
+    "bot, contract, exchange, exit_strategy, fees, initial_capital, leverage, live, "
+    "position_sizing, "
     "risk_management, strategy, symbol, timeframe"
 )
 

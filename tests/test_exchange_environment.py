@@ -100,7 +100,9 @@ def test_exchange_section_when_recv_window_in_range_then_kept(window: int) -> No
 
 
 def test_exchange_section_when_unknown_key_then_lists_the_allowed_ones() -> None:
-    assert "allowed here: base_url, environment, recv_window_ms" in refusal(api_key="abc")
+    assert "allowed here: base_url, environment, margin_type, recv_window_ms" in refusal(
+        api_key="abc"
+    )
 
 
 def test_exchange_section_when_written_and_read_back_then_equal(tmp_path: Path) -> None:

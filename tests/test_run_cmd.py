@@ -22,16 +22,19 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_run_when_mode_live_then_exit_2_saying_live_not_available(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_run_when_mode_live_without_keys_then_exit_2_naming_environment_and_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("BINGX_API_KEY", raising=False)
+    monkeypatch.delenv("BINGX_API_SECRET", raising=False)
+    monkeypatch.delenv("BINGX_BASE_URL", raising=False)
     with pytest.raises(SystemExit) as raised:
         main(["run", "--mode", "live"])
 
     assert raised.value.code == EXIT_BAD_INPUT
     err = one_line(capsys.readouterr().err)
-    assert "live mode is not available" in err
-    assert "--mode paper" in err
+    assert "PRODUCTION" in err
+    assert "BINGX_API_KEY" in err
     assert list(tmp_path.iterdir()) == []  # no database, no lock: no bot was started
 
 

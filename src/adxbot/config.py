@@ -157,6 +157,8 @@ class ExchangeSettings(_Section):
     recv_window_ms: StrictInt | None = Field(
         None, ge=1, le=60_000, description="BingX's recvWindow; null = BingX's default, 5000 ms"
     )
+    margin_type: Literal["isolated", "crossed"] = "isolated"
+    """Live mode sets it on the symbol at start: isolated risks only a position's margin."""
 
     @field_validator("base_url")
     @classmethod
@@ -200,6 +202,17 @@ class BotSettings(_Section):
     (after a stop, a suspend, an outage) only have their resting orders matched."""
 
 
+class LiveSettings(_Section):
+    """How the live trader places orders and checks the account."""
+
+    order_attempts: StrictInt = Field(3, ge=1, le=10)
+    """Sends of one order at most; each retry only after BingX confirms it has no such order."""
+    order_confirm_timeout_seconds: Number = Field(Decimal("10"), gt=0, le=120)
+    """How long to wait for a market order to fill before cancelling what is left of it."""
+    reconcile_interval_minutes: StrictInt = Field(5, ge=1, le=1440)
+    """Compare the exchange's positions and orders with the database this often."""
+
+
 class BotConfig(_Section):
     """The whole configuration file."""
 
@@ -215,6 +228,7 @@ class BotConfig(_Section):
     contract: ContractRules | None = None
     exchange: ExchangeSettings = ExchangeSettings()
     bot: BotSettings = BotSettings()
+    live: LiveSettings = LiveSettings()
 
     @model_validator(mode="after")
     def _history_covers_warmup(self) -> BotConfig:

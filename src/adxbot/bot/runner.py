@@ -114,6 +114,7 @@ class TradingBot:
         self._trades = 0
         self._errors = 0
         self._task_failure: BaseException | None = None
+        self._last_reconcile_ms = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> RunSummary:
@@ -130,6 +131,9 @@ class TradingBot:
                     stopped_by = "duration reached"
                     break
                 await self._next_candles(stop, deadline)
+        except Exception as e:
+            stopped_by = f"failed: {type(e).__name__}: {e}"
+            raise
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -183,7 +187,9 @@ class TradingBot:
             self._note_error("the exchange sent no closed candle at start-up")
             if await _stopped_within(stop, self._retry_delays_s[-1] / self._clock.rate):
                 return False
-        if last_done is not None and closed[-1].open_time_ms < last_done:
+        # One candle behind is a lagging view at a rollover (the guards make re-processing
+        # harmless); more means this database saw a market this exchange has not.
+        if last_done is not None and closed[-1].open_time_ms < last_done - self._tf_ms:
             raise StartupRefused(
                 f"the database {store.path} has processed candles up to {_utc(last_done)}, "
                 f"but the exchange's newest closed candle is {_utc(closed[-1].open_time_ms)}: "
@@ -211,6 +217,7 @@ class TradingBot:
         store.set_info("heartbeat_ms", str(wall))
         store.set_info("status", "running")
         report = await self._trader.reconcile_positions()
+        self._last_reconcile_ms = self._market_time.now_ms()
         if not report.consistent:
             self._breakers.trip(BreakerName.RECONCILIATION, "; ".join(report.discrepancies)[:500])
         status = await self._trader.get_account_status()
@@ -277,7 +284,7 @@ class TradingBot:
             if not bars:
                 break
             for bar in bars:
-                with self._store.transaction():
+                with self._trader.candle_scope():
                     self._market_time.advance_to(bar.open_time_ms + self._tf_ms)
                     await self._trader.monitor_positions(MarketUpdate(closed=bar))
                     self._store.set_info("last_candle_ms", str(bar.open_time_ms))
@@ -350,14 +357,28 @@ class TradingBot:
         for bar in fresh:
             await self._on_closed_candle(bar)
         await self._on_open(forming)
+        await self._reconcile_when_due()
+
+    async def _reconcile_when_due(self) -> None:
+        """Compare records with the account every `live.reconcile_interval_minutes` of
+        market time; a failure trips the reconciliation breaker (inside the trader)."""
+        now = self._market_time.now_ms()
+        interval_ms = self._config.live.reconcile_interval_minutes * 60_000
+        if now - self._last_reconcile_ms < interval_ms:
+            return
+        self._last_reconcile_ms = now
+        report = await self._trader.reconcile_positions()
+        if not report.consistent:
+            self._breakers.trip(BreakerName.RECONCILIATION, "; ".join(report.discrepancies)[:500])
 
     async def _on_closed_candle(self, bar: Bar) -> bool:
         """Process one closed candle as one transaction; return False if it was too old to
         trade on (only its resting orders were matched)."""
         close_ms = bar.open_time_ms + self._tf_ms
-        # One transaction: a crash leaves the candle wholly done or wholly to do.  (The
-        # paper trader does not suspend inside; the heartbeat's writes may join it.)
-        with self._store.transaction():
+        # Paper: one transaction, so a crash leaves the candle wholly done or wholly to do
+        # (the paper trader does not suspend inside; the heartbeat's writes may join it).
+        # Live: no outer transaction; every order intent is committed before it is sent.
+        with self._trader.candle_scope():
             self._market_time.advance_to(close_ms)
             closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
             self._trades += len(closed_trades)
@@ -394,7 +415,7 @@ class TradingBot:
     async def _on_open(self, forming: Kline | None) -> None:
         if forming is None:
             return
-        with self._store.transaction():
+        with self._trader.candle_scope():
             self._market_time.advance_to(forming.open_time_ms)
             await self._trader.monitor_positions(
                 MarketUpdate(opened_at_ms=forming.open_time_ms, open_price=forming.open)

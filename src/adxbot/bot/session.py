@@ -15,13 +15,17 @@ import httpx
 from adxbot import __version__
 from adxbot.bot.exchange_clock import ExchangeClock
 from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
+from adxbot.bot.live_setup import LiveSetupRefused, account_lock_path, prepare_account
 from adxbot.bot.market_time import last_market_time
 from adxbot.bot.runner import RETRY_DELAYS_S, RunSummary, StartupRefused, TradingBot
 from adxbot.clock import Clock, WallClock
 from adxbot.config import BotConfig
 from adxbot.errors import ConfigError, DatabaseError
 from adxbot.exchange.client import BingXClient
+from adxbot.exchange.credentials import Credentials
 from adxbot.exchange.server_clock import ServerClock
+from adxbot.execution.live_trader import LiveTrader
+from adxbot.execution.order_placement import PlacementPolicy
 from adxbot.execution.paper_trader import PaperTrader
 from adxbot.persistence.database import default_database_path
 from adxbot.persistence.records import TradingMode
@@ -98,6 +102,81 @@ async def run_paper_bot(
                 strategy=build_strategy(config.strategy),
                 wall=wall_clock,
                 environment=environment,
+                retry_delays_s=timing.retry_delays_s,
+            )
+            try:
+                return await bot.run(stop, duration_s=duration_s)
+            except StartupRefused as e:
+                raise ConfigError(str(e)) from e
+
+
+async def run_live_bot(
+    config: BotConfig,
+    *,
+    base_url: str,
+    environment: str,
+    database: Path,
+    credentials: Credentials,
+    stop: asyncio.Event,
+    check_clock: bool = True,
+    duration_s: float | None = None,
+    wall: Clock | None = None,
+    timing: BotTiming | None = None,
+) -> RunSummary:
+    """Run the live bot on `base_url` (BingX, or a BingX-compatible simulator)."""
+    wall_clock = wall or WallClock()
+    timing = timing or BotTiming()
+    headers = {"User-Agent": f"adxbot/{__version__} (live)"}
+    with contextlib.ExitStack() as resources:
+        try:  # refusals before anything runs are the operator's to fix (exit 2)
+            resources.enter_context(InstanceLock(account_lock_path(credentials, database.parent)))
+            resources.enter_context(InstanceLock(database))
+            store = resources.enter_context(TradeStore.open(database, TradingMode.LIVE))
+        except (AlreadyRunning, DatabaseError) as e:
+            raise ConfigError(str(e)) from e
+        async with httpx.AsyncClient(headers=headers) as http:
+            client = BingXClient(
+                http,
+                base_url,
+                ServerClock(wall_clock),
+                credentials,
+                recv_window_ms=config.exchange.recv_window_ms,
+                backoff_s=timing.client_backoff_s,
+            )
+            try:
+                report = await prepare_account(config, client, check_clock=check_clock)
+            except LiveSetupRefused as e:
+                raise ConfigError(str(e)) from e
+            clock = ExchangeClock(client.server_time, fallback=wall_clock)
+            market_time = last_market_time(store.info("last_candle_ms"), config.timeframe.ms, clock)
+            breakers = CircuitBreakers(
+                RiskLimits.from_config(config), store, market_time, wall=wall_clock
+            )
+            live = config.live
+            trader = LiveTrader(
+                config,
+                store,
+                RiskManager(config, breakers),
+                client,
+                market_time,
+                report.setup,
+                policy=PlacementPolicy(
+                    attempts=live.order_attempts,
+                    backoff_s=timing.client_backoff_s,
+                    confirm_timeout_s=float(live.order_confirm_timeout_seconds),
+                ),
+            )
+            bot = TradingBot(
+                config,
+                client=client,
+                clock=clock,
+                market_time=market_time,
+                store=store,
+                trader=trader,
+                breakers=breakers,
+                strategy=build_strategy(config.strategy),
+                wall=wall_clock,
+                environment=f"{environment}; account {report.balance}",
                 retry_delays_s=timing.retry_delays_s,
             )
             try:

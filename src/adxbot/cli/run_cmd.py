@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from adxbot.errors import ConfigError
-
 
 class Mode(StrEnum):
     """Which money the bot trades."""
@@ -43,12 +41,21 @@ def run(
             dir_okay=False,
         ),
     ] = None,
+    confirm_live: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-live",
+            help="Live mode without the typed confirmation (services; or ADXBOT_CONFIRM_LIVE=yes).",
+        ),
+    ] = False,
 ) -> None:
     """Run the bot: on every closed candle, strategy -> risk manager -> trader -> database.
 
     Paper mode (the default) trades a simulated account on the configured BingX
-    environment's real market data: no keys needed, no orders sent.  Stop it with Ctrl-C
-    or SIGTERM: it finishes the current step, saves and exits.
+    environment's real market data: no keys needed, no orders sent.  Live mode trades the
+    account of BINGX_API_KEY with real orders, after a banner and a typed confirmation
+    (or --confirm-live).  Stop it with Ctrl-C or SIGTERM: it finishes the current step,
+    saves and exits.
     """
     from adxbot.bot.session import database_path, run_paper_bot, stop_on_signals
     from adxbot.config import LogFormat, load_config
@@ -57,12 +64,12 @@ def run(
     from adxbot.persistence.records import TradingMode
 
     settings = load_config(config)
-    if mode is Mode.LIVE:
-        raise ConfigError(
-            "live mode is not available in this version yet (it arrives with the LiveTrader); "
-            "run --mode paper"
-        )
     configure_logging(logging.INFO, json_lines=settings.bot.log_format is LogFormat.JSON)
+    if mode is Mode.LIVE:
+        from adxbot.cli.live_start import start_live
+
+        start_live(settings, database=database, duration_hours=duration, confirm_live=confirm_live)
+        return
     environment = resolve_environment(settings.exchange, os.environ)
     path = database_path(settings, TradingMode.PAPER, database)
     label = f"{environment.label} market data ({environment.base_url}), simulated account"

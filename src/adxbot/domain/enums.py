@@ -133,6 +133,8 @@ class ExitReason(StrEnum):
     """The stop-loss or take-profit could not be placed, so the position was closed at once."""
     MANUAL = "manual"
     """An operator closed it (close-all, emergency stop)."""
+    EXTERNAL = "external"
+    """It closed on the exchange without the bot's orders: by hand in the app, liquidation."""
 
 
 class TakeProfitOrderKind(StrEnum):

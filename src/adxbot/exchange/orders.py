@@ -40,6 +40,9 @@ class OrderSpec:
     time_in_force: TimeInForce | None = None
     stop_loss: AttachedStop | None = None
     take_profit: AttachedStop | None = None
+    trigger_on_mark_price: bool = False
+    """For trigger orders: fire on the mark price (`workingType=MARK_PRICE`), so a wick in
+    the last traded price alone does not stop a position out."""
 
     def params(self) -> list[tuple[str, str]]:
         """Return the request parameters, values as BingX expects them."""
@@ -62,6 +65,8 @@ class OrderSpec:
             params.append(("reduceOnly", "true"))
         if self.close_position:
             params.append(("closePosition", "true"))
+        if self.trigger_on_mark_price:
+            params.append(("workingType", "MARK_PRICE"))
         if self.time_in_force is not None:
             params.append(("timeInForce", wire.TIME_IN_FORCE_TO_WIRE[self.time_in_force]))
         for name, attached in (("stopLoss", self.stop_loss), ("takeProfit", self.take_profit)):

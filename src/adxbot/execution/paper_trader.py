@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -98,6 +98,10 @@ class PaperTrader:
         return self._opened_ms
 
     # ------------------------------------------------------------------ Trader
+    def candle_scope(self) -> AbstractContextManager[None]:
+        """Return one database transaction for the whole candle (done wholly or not)."""
+        return self._store.transaction()
+
     async def execute_signal(self, signal: Signal) -> ExecutionReport:
         """Act on a closed candle's signal; an entry fills at the next candle's open."""
         candle_ms = signal.candle.open_time_ms

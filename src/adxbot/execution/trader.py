@@ -7,6 +7,7 @@ trade database true, and answers what the account holds.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -85,6 +86,12 @@ class Trader(Protocol):
     @property
     def mode(self) -> TradingMode:
         """Return which money this trader moves."""
+        ...
+
+    def candle_scope(self) -> AbstractContextManager[None]:
+        """Return the context one candle's processing runs in: the paper trader's whole
+        candle is one database transaction; the live trader commits each order's intent
+        before sending it, so its scope is empty."""
         ...
 
     async def execute_signal(self, signal: Signal) -> ExecutionReport:

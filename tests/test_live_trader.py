@@ -1,0 +1,189 @@
+"""LiveTrader against the simulator on loopback: the failures real money must survive."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from adxbot.domain.enums import Direction, ExitReason, OrderStatus, OrderType
+from adxbot.errors import InvalidOrder
+from adxbot.exchange.client import BingXClient
+from adxbot.exchange.models import OrderReport
+from adxbot.exchange.orders import OrderSpec
+from adxbot.execution.trader import MarketUpdate, Signal
+from adxbot.persistence.records import OrderPurpose
+from adxbot.sim.faults import FaultKind
+from adxbot.strategy.base import Action
+from live_support import candle_at, live_rig
+from sim_support import RunningSim, running_simulator, sim_options
+
+POSITIONS = "/openApi/swap/v2/user/positions"
+OPEN_ORDERS = "/openApi/swap/v2/trade/openOrders"
+
+
+def _positions(sim: RunningSim) -> list[dict[str, object]]:
+    rows = sim.client.data("GET", POSITIONS, {"symbol": "BTC-USDT"})
+    return [r for r in rows if Decimal(str(r["positionAmt"])) != 0]
+
+
+def _open_orders(sim: RunningSim) -> list[dict[str, object]]:
+    data = sim.client.data("GET", OPEN_ORDERS, {"symbol": "BTC-USDT"})
+    orders: list[dict[str, object]] = data["orders"]
+    return orders
+
+
+def _enter_long(sim: RunningSim, database: Path) -> None:
+    async def go() -> None:
+        async with live_rig(sim.base_url, database) as rig:
+            report = await rig.trader.execute_signal(
+                Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+            )
+            assert report.denied is None, report
+
+    asyncio.run(go())
+
+
+def test_entry_when_filled_then_stop_and_take_profit_rest_on_the_exchange(tmp_path: Path) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        _enter_long(sim, database)
+        positions = _positions(sim)
+        orders = _open_orders(sim)
+
+    assert len(positions) == 1
+    assert {o["type"] for o in orders} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
+    assert all(o["side"] == "SELL" for o in orders)
+    assert all(o["workingType"] == "MARK_PRICE" for o in orders)
+
+
+def test_stop_loss_when_it_fires_while_bot_stopped_then_trade_recorded_on_restart(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        _enter_long(sim, database)
+        sim.jump(-5)  # through the 2 % stop
+        sim.step(60_000)
+        assert _positions(sim) == []
+
+        async def restart() -> list[object]:
+            async with live_rig(sim.base_url, database) as rig:
+                bar = candle_at(sim.price(), sim.now_ms() - 300_000)
+                trades = await rig.trader.monitor_positions(MarketUpdate(closed=bar))
+                assert rig.store.open_positions() == []
+                tp = [o for o in rig.store.orders() if o.purpose is OrderPurpose.TAKE_PROFIT]
+                assert tp[0].status is OrderStatus.CANCELED
+                return list(trades)
+
+        trades = asyncio.run(restart())
+        remaining = _open_orders(sim)
+
+    assert len(trades) == 1
+    trade = trades[0]
+    assert trade.exit_reason is ExitReason.STOP_LOSS  # type: ignore[attr-defined]
+    assert trade.pnl < 0  # type: ignore[attr-defined]
+    assert remaining == []
+
+
+def test_entry_when_answer_lost_after_execution_then_exactly_one_position(tmp_path: Path) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        sim.simulator.faults.schedule(FaultKind.DROP_AFTER, 1, "trade/order")
+        _enter_long(sim, database)
+        positions = _positions(sim)
+        history = sim.client.data(
+            "GET", "/openApi/swap/v2/trade/allOrders", {"symbol": "BTC-USDT", "limit": 100}
+        )
+
+    entries = [o for o in history["orders"] if o["type"] == "MARKET"]
+    assert len(positions) == 1
+    assert len(entries) == 1
+
+
+class _StopRejectingClient(BingXClient):
+    async def place_order(self, spec: OrderSpec) -> OrderReport:
+        if spec.order_type is OrderType.STOP_MARKET:
+            raise InvalidOrder("stop price rejected (test)")
+        return await super().place_order(spec)
+
+
+def test_stop_loss_when_rejected_then_position_closed_at_once_and_trading_halted(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database, client_class=_StopRejectingClient) as rig:
+                await rig.trader.execute_signal(
+                    Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+                )
+                assert rig.store.open_positions() == []
+                trades = rig.store.trades()
+                assert [t.exit_reason for t in trades] == [ExitReason.PROTECTION_FAILED]
+                assert rig.breakers.entry_denial(0) is not None
+
+        asyncio.run(go())
+        assert _positions(sim) == []
+
+
+def test_position_opened_by_hand_when_reconciled_then_adopted_and_protected(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        sim.client.place(side="SELL", positionSide="BOTH", type="MARKET", quantity="0.01")
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database) as rig:
+                report = await rig.trader.reconcile_positions()
+                assert report.discrepancies
+                positions = rig.store.open_positions()
+                assert [(p.direction, p.quantity) for p in positions] == [
+                    (Direction.SHORT, Decimal("0.01"))
+                ]
+                again = await rig.trader.reconcile_positions()
+                assert again.discrepancies == ()
+
+        asyncio.run(go())
+        orders = _open_orders(sim)
+
+    assert {o["type"] for o in orders} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
+    assert all(o["side"] == "BUY" for o in orders)
+
+
+def test_position_closed_by_hand_when_monitored_then_recorded_and_orders_cancelled(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        _enter_long(sim, database)
+        held = _positions(sim)[0]
+        sim.client.place(
+            side="SELL", positionSide="BOTH", type="MARKET", quantity=str(held["positionAmt"])
+        )
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database) as rig:
+                bar = candle_at(sim.price(), sim.now_ms() - 300_000)
+                trades = await rig.trader.monitor_positions(MarketUpdate(closed=bar))
+                assert [t.exit_reason for t in trades] == [ExitReason.EXTERNAL]
+
+        asyncio.run(go())
+        assert _open_orders(sim) == []
+
+
+def test_same_candle_signal_when_executed_twice_then_one_entry(tmp_path: Path) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator(sim_options()) as sim:
+        candle = candle_at(sim.price(), sim.now_ms() - 300_000)
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database) as rig:
+                await rig.trader.execute_signal(Signal(Action.ENTER_LONG, candle))
+                second = await rig.trader.execute_signal(Signal(Action.ENTER_LONG, candle))
+                assert second.placed == ()
+
+        asyncio.run(go())
+        assert len(_positions(sim)) == 1
