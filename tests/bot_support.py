@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,49 @@ def bot_process(
         args += ["--config", str(config)]
     env = {**os.environ, "BINGX_BASE_URL": base_url}
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+async def run_live_bot_until(
+    config: BotConfig,
+    base_url: str,
+    database: Path,
+    until: Callable[[TradeStore], bool],
+    *,
+    speed: float,
+    timeout_s: float = 90.0,
+) -> RunSummary:
+    """Run the live bot (simulator keys, no machine-clock check, rate-limit windows at the
+    simulator's `speed`) until `until(store)`."""
+    from adxbot.bot.session import run_live_bot
+    from live_support import SIM_CREDENTIALS
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_live_bot(
+            config,
+            base_url=base_url,
+            environment="simulator",
+            database=database,
+            credentials=SIM_CREDENTIALS,
+            stop=stop,
+            check_clock=False,
+            timing=replace(FAST, rate_limit_speed=speed),
+        )
+    )
+    reader: TradeStore | None = None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not task.done():
+            await asyncio.sleep(0.05)
+            reader = reader or read_store(database)
+            if reader is not None and until(reader):
+                stop.set()
+                break
+            if time.monotonic() > deadline:
+                stop.set()
+                await task
+                raise AssertionError(f"the live bot did not reach the condition in {timeout_s} s")
+        return await task
+    finally:
+        if reader is not None:
+            reader.close()

@@ -328,7 +328,10 @@ class TradingBot:
         if wait > 0 and await _stopped_within(stop, wait):
             return
         now = await self._retrying(self._clock.sync, stop)
-        if now is None or now < due_ms:
+        if now is None:
+            return
+        if now < due_ms:  # early (a paused or stepped simulator): look again shortly
+            await _stopped_within(stop, max(self._clock.seconds_until(due_ms), 0.01))
             return
         klines = await self._retrying(
             lambda: self._client.klines(
@@ -392,8 +395,7 @@ class TradingBot:
         return tradable
 
     async def _decide(self, bar: Bar) -> None:
-        status = await self._trader.get_account_status()
-        holding = status.positions[0].direction if status.positions else None
+        holding = await self._trader.held_direction()
         series = self._window.series()
         if len(series) < self._strategy.warmup_candles:
             return

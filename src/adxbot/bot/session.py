@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from adxbot.config import BotConfig
 from adxbot.errors import ConfigError, DatabaseError
 from adxbot.exchange.client import BingXClient
 from adxbot.exchange.credentials import Credentials
+from adxbot.exchange.rate_limits import RateLimiter
 from adxbot.exchange.server_clock import ServerClock
 from adxbot.execution.live_trader import LiveTrader
 from adxbot.execution.order_placement import PlacementPolicy
@@ -43,6 +45,19 @@ class BotTiming:
 
     retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
     client_backoff_s: float = 0.5
+    rate_limit_speed: float = 1.0
+    """Run the client's rate-limit windows this much faster (a simulator at that speed)."""
+
+    def limiter(self) -> RateLimiter:
+        """Return the client's rate limiter, its windows scaled to `rate_limit_speed`."""
+        speed = self.rate_limit_speed
+        if speed == 1.0:
+            return RateLimiter()
+
+        async def sleep(seconds: float) -> None:
+            await asyncio.sleep(seconds / speed)
+
+        return RateLimiter(monotonic=lambda: time.monotonic() * speed, sleep=sleep)
 
 
 def database_path(config: BotConfig, mode: TradingMode, override: Path | None = None) -> Path:
@@ -140,6 +155,7 @@ async def run_live_bot(
                 base_url,
                 ServerClock(wall_clock),
                 credentials,
+                limiter=timing.limiter(),
                 recv_window_ms=config.exchange.recv_window_ms,
                 backoff_s=timing.client_backoff_s,
             )

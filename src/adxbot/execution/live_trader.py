@@ -118,6 +118,7 @@ class LiveTrader:
         self._policy = policy or PlacementPolicy()
         self._prefix = id_prefix
         self._symbol = config.symbol
+        self._last_positions: list[PositionReport] | None = None
 
     @property
     def mode(self) -> TradingMode:
@@ -157,6 +158,13 @@ class LiveTrader:
             return []  # fills happen on the exchange; nothing to do at a candle's open
         positions = await self._exchange_positions()
         return await self._record_vanished(positions)
+
+    async def held_direction(self) -> Direction | None:
+        """Return the direction held on the exchange as of the last position query."""
+        positions = self._last_positions
+        if positions is None:
+            positions = await self._exchange_positions()
+        return positions[0].direction if positions else None
 
     async def get_account_status(self) -> AccountStatus:
         """Return the real balance, equity and positions."""
@@ -322,23 +330,28 @@ class LiveTrader:
         )
         assert position.position_id is not None
         key = position.position_id
-        stop_id = self._client_id(OrderPurpose.STOP_LOSS, key, self._arming(key))
+        arming = self._arming(key)
+        stop_id = self._client_id(OrderPurpose.STOP_LOSS, key, arming)
         stop = self._spec(
             OrderPurpose.STOP_LOSS, position.direction, stop_id, stop_price=levels.stop_loss
         )
         if await self._send(stop, OrderPurpose.STOP_LOSS, position.position_id) is None:
+            held = await self._exchange_positions()
+            if not any(p.direction is position.direction for p in held):
+                # Gone meanwhile (its old stop fired, or a hand closed it): nothing to protect.
+                await self._record_vanished(held)
+                return [stop_id]
             reason = (
                 f"the stop-loss of {position.direction.value} {position.quantity} could not be "
                 "placed: closing the position at market"
             )
             log.critical(reason)
             self._risk.breakers.trip(BreakerName.RECONCILIATION, reason)
-            held = await self._exchange_positions()
             for report in held:
                 if report.direction is position.direction:
                     await self._close(report, key, ExitReason.PROTECTION_FAILED)
             return [stop_id]
-        take_id = self._client_id(OrderPurpose.TAKE_PROFIT, key, self._arming(key))
+        take_id = self._client_id(OrderPurpose.TAKE_PROFIT, key, arming)
         take = self._spec(
             OrderPurpose.TAKE_PROFIT, position.direction, take_id, stop_price=levels.take_profit
         )
@@ -662,7 +675,11 @@ class LiveTrader:
         return "" if count == 0 else str(count)
 
     async def _exchange_positions(self) -> list[PositionReport]:
-        return [p for p in await self._client.get_all_positions(self._symbol) if p.quantity > 0]
+        positions = [
+            p for p in await self._client.get_all_positions(self._symbol) if p.quantity > 0
+        ]
+        self._last_positions = positions
+        return positions
 
     async def _wait_flat(self, timeout_s: float = 5.0) -> list[PositionReport]:
         deadline = time.monotonic() + timeout_s

@@ -132,6 +132,11 @@ class PaperTrader:
             self._finish_step()
             return list(self._step.closed)
 
+    async def held_direction(self) -> Direction | None:
+        """Return the direction of the simulated position (None when flat)."""
+        trade = self._account.open_trade
+        return None if trade is None else trade.direction
+
     async def get_account_status(self) -> AccountStatus:
         """Return the simulated account marked to the last price it saw."""
         return self._status(self._account.engine.last_price, self._clock.now_ms())

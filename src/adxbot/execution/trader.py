@@ -106,6 +106,11 @@ class Trader(Protocol):
         """Return the account as it stands."""
         ...
 
+    async def held_direction(self) -> Direction | None:
+        """Return the direction of the open position (None when flat), as of the last
+        `monitor_positions` (which every candle runs first)."""
+        ...
+
     async def close_all_positions(self, reason: str) -> list[ClosedTrade]:
         """Cancel the bot's orders and close every position at market; record it all."""
         ...
