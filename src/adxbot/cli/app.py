@@ -15,6 +15,8 @@ from adxbot.cli.breaker_cmd import halt, reset_breaker
 from adxbot.cli.check_cmd import check
 from adxbot.cli.config_cmd import init, show_config
 from adxbot.cli.demo_cmd import demo
+from adxbot.cli.emergency_cmd import emergency_stop
+from adxbot.cli.reconcile_cmd import reconcile
 from adxbot.cli.run_cmd import run
 from adxbot.cli.sim_cmd import sim
 from adxbot.cli.simctl_cmd import sim_ctl
@@ -34,8 +36,10 @@ app = typer.Typer(
 app.command()(backtest)
 app.command()(check)
 app.command()(demo)
+app.command("emergency-stop")(emergency_stop)
 app.command()(halt)
 app.command()(init)
+app.command()(reconcile)
 app.command("reset-breaker")(reset_breaker)
 app.command()(run)
 app.command("show-config")(show_config)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -116,7 +117,13 @@ class LiveTrader:
         self._instrument = setup.instrument
         self._mode = setup.position_mode
         self._policy = policy or PlacementPolicy()
-        self._prefix = id_prefix
+        # A salt kept in this database makes its ids unique on the exchange even when a new
+        # database numbers its positions from 1 again (BingX keeps old client ids).
+        salt = store.info("client_id_salt")
+        if salt is None:
+            salt = secrets.token_hex(3)
+            store.set_info("client_id_salt", salt)
+        self._prefix = f"{id_prefix}{salt}"
         self._symbol = config.symbol
         self._last_positions: list[PositionReport] | None = None
 
@@ -145,6 +152,8 @@ class LiveTrader:
             closed = await self._close(held, candle.open_time_ms, ExitReason.SIGNAL)
             placed.extend(closed)
             if action is Action.REVERSE:
+                if self._last_positions:  # the close did not go through: never flip blind
+                    return ExecutionReport(tuple(placed), "the position could not be closed")
                 target = held.direction.opposite
         if target is None:
             return ExecutionReport(tuple(placed))
@@ -198,9 +207,11 @@ class LiveTrader:
     async def close_all_positions(self, reason: str) -> list[ClosedTrade]:
         """Cancel every open order of the symbol, close every position, confirm flat."""
         self._event(EventKind.ORDER, f"closing everything: {reason}", Severity.WARNING)
+        known = {t.trade_id for t in self._store.trades()}
         await self._client.cancel_all_orders(self._symbol)
+        key = self._clock.now_ms() * 1000 + secrets.randbelow(1000)  # unique per call
         for position in await self._exchange_positions():
-            await self._close(position, self._clock.now_ms(), ExitReason.MANUAL, cancel=False)
+            await self._close(position, key, ExitReason.MANUAL, cancel=False)
         remaining = await self._exchange_positions()
         if remaining:
             await self._client.close_all_positions(self._symbol)
@@ -209,7 +220,8 @@ class LiveTrader:
             raise ExchangeError(
                 f"still holding {len(remaining)} position(s) after closing: check the account"
             )
-        return await self._record_vanished([], reason=ExitReason.MANUAL)
+        await self._record_vanished([], reason=ExitReason.MANUAL)
+        return [t for t in self._store.trades() if t.trade_id not in known]
 
     async def record_closed_positions(self, reason: ExitReason) -> list[ClosedTrade]:
         """Record, as closed for `reason`, every stored position the exchange no longer holds."""
@@ -221,7 +233,11 @@ class LiveTrader:
         try:
             positions = await self._exchange_positions()
             if fix:
-                await self._record_vanished(positions)
+                for trade in await self._record_vanished(positions):
+                    problems.append(
+                        f"the database held {trade.direction.value} {trade.quantity}, the "
+                        f"exchange no longer: recorded as closed ({trade.exit_reason.value})"
+                    )
             recorded = {p.direction: p for p in self._store.open_positions()}
             for held in positions:
                 record = recorded.get(held.direction)
@@ -318,7 +334,9 @@ class LiveTrader:
         placed = [client_id, *await self._protect(record)]
         return ExecutionReport(tuple(placed))
 
-    async def _protect(self, position: PositionRecord) -> list[str]:
+    async def _protect(
+        self, position: PositionRecord, *, stop_loss: bool = True, take_profit: bool = True
+    ) -> list[str]:
         """Place the stop-loss and take-profit on the exchange; never leave it naked."""
         exits = self._config.exit_strategy
         levels = protective_levels(
@@ -335,7 +353,8 @@ class LiveTrader:
         stop = self._spec(
             OrderPurpose.STOP_LOSS, position.direction, stop_id, stop_price=levels.stop_loss
         )
-        if await self._send(stop, OrderPurpose.STOP_LOSS, position.position_id) is None:
+        placed: list[str] = []
+        if stop_loss and await self._send(stop, OrderPurpose.STOP_LOSS, key) is None:
             held = await self._exchange_positions()
             if not any(p.direction is position.direction for p in held):
                 # Gone meanwhile (its old stop fired, or a hand closed it): nothing to protect.
@@ -355,8 +374,9 @@ class LiveTrader:
         take = self._spec(
             OrderPurpose.TAKE_PROFIT, position.direction, take_id, stop_price=levels.take_profit
         )
-        placed: list[str] = [stop_id]
-        if await self._send(take, OrderPurpose.TAKE_PROFIT, position.position_id) is not None:
+        if stop_loss:
+            placed.append(stop_id)
+        if take_profit and await self._send(take, OrderPurpose.TAKE_PROFIT, key) is not None:
             placed.append(take_id)
         self._store.update_position(
             replace(position, stop_loss=levels.stop_loss, take_profit=levels.take_profit)
@@ -372,19 +392,29 @@ class LiveTrader:
         cancel: bool = True,
     ) -> list[str]:
         """Close a position at market (reduce-only), confirm, cancel its protection."""
-        client_id = self._client_id(OrderPurpose.EXIT, key, reason.value[:2])
+        client_id = self._client_id(
+            OrderPurpose.EXIT, key, f"{reason.value[:2]}{position.direction.value[0]}"
+        )
         spec = self._spec(
             OrderPurpose.EXIT, position.direction, client_id, quantity=position.quantity
         )
         report = await self._send(spec, OrderPurpose.EXIT, reason=reason)
         if report is not None:
-            final = await confirm_filled(
+            report = await confirm_filled(
                 self._client, self._symbol, report, self._policy, clock=time.monotonic
             )
-            self._record_order_state(client_id, final)
+            self._record_order_state(client_id, report)
+        still = [p for p in await self._exchange_positions() if p.direction is position.direction]
+        if still:  # not closed: its stop-loss and take-profit must keep protecting it
+            self._event(
+                EventKind.ERROR,
+                f"closing {position.direction.value} failed; its protection stays",
+                Severity.CRITICAL,
+            )
+            return [client_id]
         if cancel:
             await self._cancel_protection(position.direction)
-        await self._record_vanished(await self._exchange_positions(), reason=reason)
+        await self._record_vanished(self._last_positions or [], reason=reason)
         return [client_id]
 
     async def _cancel_protection(self, direction: Direction) -> None:
@@ -528,7 +558,11 @@ class LiveTrader:
             for kind in missing
         ]
         if fix:
-            await self._protect(record)
+            await self._protect(
+                record,
+                stop_loss=OrderType.STOP_MARKET in missing,
+                take_profit=OrderType.TAKE_PROFIT_MARKET in missing,
+            )
         return problems
 
     # ------------------------------------------------------------------ plumbing
@@ -581,8 +615,10 @@ class LiveTrader:
             self._event(EventKind.ORDER, f"{spec.client_order_id} rejected: {e}", Severity.WARNING)
             return None
         except ExchangeError as e:
+            # Unknown or not placed: the status stays NEW (unconfirmed) with the reason, for
+            # reconciliation to settle; never claimed rejected.
             self._store.update_order(
-                spec.client_order_id, OrderStatus.REJECTED, self._clock.now_ms(), reason=str(e)
+                spec.client_order_id, OrderStatus.NEW, self._clock.now_ms(), reason=str(e)
             )
             self._risk.breakers.on_api_error(str(e))
             self._event(
@@ -669,8 +705,9 @@ class LiveTrader:
         """Return a suffix that makes each (re-)arming of a position's protection unique."""
         count = sum(
             1
-            for o in self._store.orders(limit=200)
-            if o.position_id == position_id and o.purpose is OrderPurpose.STOP_LOSS
+            for o in self._store.orders(limit=500)
+            if o.position_id == position_id
+            and o.purpose in (OrderPurpose.STOP_LOSS, OrderPurpose.TAKE_PROFIT)
         )
         return "" if count == 0 else str(count)
 
