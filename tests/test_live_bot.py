@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
+from adxbot.bot.session import run_live_bot
 from adxbot.domain.enums import OrderStatus
 from adxbot.persistence.records import OrderPurpose
 from adxbot.persistence.store import TradeStore
-from bot_support import NO_BREAKERS, bot_simulator, config_with, run_live_bot_until
+from bot_support import (
+    FAST,
+    NO_BREAKERS,
+    backtest_of_run,
+    bot_simulator,
+    config_with,
+    read_store,
+    run_live_bot_until,
+)
+from live_support import SIM_CREDENTIALS
 from sim_support import serve
 
 SPEED = 30_000.0  # a 5-minute candle every 10 ms
@@ -48,3 +61,78 @@ def test_live_bot_when_trading_then_every_position_protected_and_records_match_e
     # The database agrees with the exchange: same number of open positions.
     held = [p for p in account["positions"] if float(p["positionAmt"]) != 0]
     assert len(held) == len(open_positions)
+
+
+def test_live_on_stepped_simulator_when_compared_then_same_trades_as_backtest_and_paper(
+    tmp_path: Path,
+) -> None:
+    """Live mode against the simulator, driven candle by candle, makes the trades a backtest
+    (and so paper mode, which equals it) makes on the same candles.
+
+    Inherent differences, and how this test treats them: live exits carry the exact time
+    of the fill (compared by candle); the simulator walks each candle's path (open, low,
+    high, close when it closed up), so a candle touching both the stop and the
+    take-profit can exit differently from the backtest's pessimistic rule (none does in
+    this stretch; the test would show it)."""
+    config = config_with(NO_BREAKERS)
+    database = tmp_path / "live.sqlite3"
+    simulator = bot_simulator(0.0, funding_rate=0, slippage_bps=Decimal(2))
+    clock = simulator.exchange.market.clock
+    with serve(simulator) as sim:
+
+        async def drive() -> None:
+            stop = asyncio.Event()
+            task = asyncio.create_task(
+                run_live_bot(
+                    config,
+                    base_url=sim.base_url,
+                    environment="simulator (stepped)",
+                    database=database,
+                    credentials=SIM_CREDENTIALS,
+                    stop=stop,
+                    check_clock=False,
+                    timing=replace(FAST, rate_limit_speed=1e6, max_sleep_s=0.002),
+                )
+            )
+            reader = None
+            deadline = time.monotonic() + 120
+            while not task.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.002)
+                reader = reader or read_store(database)
+                if reader is None or reader.info("status") != "running":
+                    continue
+                closed = clock.now_ms() - 300_000
+                if int(reader.info("last_candle_ms") or 0) >= closed:
+                    if reader.trade_count() >= 3:
+                        break
+                    clock.step(300_000)
+            stop.set()
+            if reader is not None:
+                reader.close()
+            await task
+
+        asyncio.run(drive())
+
+    result = backtest_of_run(config, database)
+    expected = [
+        (t.entry_time_ms, t.direction, t.entry_price, t.quantity, t.exit_price, t.exit_reason)
+        for t in result.trades
+        if t.exit_reason.value != "end_of_data"
+    ]
+    with TradeStore.open_read_only(database) as store:
+        trades = store.trades()
+    got = [
+        (
+            t.signal_time_ms + 300_000,
+            t.direction,
+            t.entry_price,
+            t.quantity,
+            t.exit_price,
+            t.exit_reason,
+        )
+        for t in trades
+    ]
+    assert len(got) >= 3
+    assert got == expected[: len(got)]
+    backtest_pnl = [t.pnl for t in result.trades][: len(trades)]
+    assert [t.pnl for t in trades] == backtest_pnl

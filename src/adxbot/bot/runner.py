@@ -93,6 +93,7 @@ class TradingBot:
         wall: Clock,
         environment: str,
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+        max_sleep_s: float = MAX_SLEEP_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
@@ -107,6 +108,7 @@ class TradingBot:
         self._environment = environment
         self._monotonic = monotonic
         self._retry_delays_s = retry_delays_s
+        self._max_sleep_s = max_sleep_s
         self._tf_ms = config.timeframe.ms
         self._window = CandleWindow(config.bot.history_candles)
         self._candles = 0
@@ -321,7 +323,7 @@ class TradingBot:
         due_ms = last + 2 * self._tf_ms  # the close of the candle after `last`
         # Until two round trips a second apart have measured the exchange clock's rate,
         # look again every second (a simulator's clock may run much faster than ours).
-        longest = MAX_SLEEP_S if self._clock.rate_measured else 1.0
+        longest = self._max_sleep_s if self._clock.rate_measured else min(1.0, self._max_sleep_s)
         wait = min(self._clock.seconds_until(due_ms), longest)
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - self._monotonic()))

@@ -18,7 +18,7 @@ from adxbot.bot.exchange_clock import ExchangeClock
 from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
 from adxbot.bot.live_setup import LiveSetupRefused, account_lock_path, prepare_account
 from adxbot.bot.market_time import last_market_time
-from adxbot.bot.runner import RETRY_DELAYS_S, RunSummary, StartupRefused, TradingBot
+from adxbot.bot.runner import MAX_SLEEP_S, RETRY_DELAYS_S, RunSummary, StartupRefused, TradingBot
 from adxbot.clock import Clock, WallClock
 from adxbot.config import BotConfig
 from adxbot.errors import ConfigError, DatabaseError
@@ -47,6 +47,8 @@ class BotTiming:
     client_backoff_s: float = 0.5
     rate_limit_speed: float = 1.0
     """Run the client's rate-limit windows this much faster (a simulator at that speed)."""
+    max_sleep_s: float = MAX_SLEEP_S
+    """Longest sleep between looks at the exchange's clock (a stepped simulator: short)."""
 
     def limiter(self) -> RateLimiter:
         """Return the client's rate limiter, its windows scaled to `rate_limit_speed`."""
@@ -118,6 +120,7 @@ async def run_paper_bot(
                 wall=wall_clock,
                 environment=environment,
                 retry_delays_s=timing.retry_delays_s,
+                max_sleep_s=timing.max_sleep_s,
             )
             try:
                 return await bot.run(stop, duration_s=duration_s)
@@ -194,6 +197,7 @@ async def run_live_bot(
                 wall=wall_clock,
                 environment=f"{environment}; account {report.balance}",
                 retry_delays_s=timing.retry_delays_s,
+                max_sleep_s=timing.max_sleep_s,
             )
             try:
                 return await bot.run(stop, duration_s=duration_s)

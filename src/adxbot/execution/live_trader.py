@@ -553,6 +553,9 @@ class LiveTrader:
         ]
         if not missing:
             return []
+        # An order missing now may have just fired and closed the position: look again.
+        if not any(p.direction is held.direction for p in await self._exchange_positions()):
+            return []
         problems = [
             f"{held.direction.value} position has no {kind.value} on the exchange"
             for kind in missing
