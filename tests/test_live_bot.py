@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -10,8 +13,9 @@ from pathlib import Path
 
 from adxbot.bot.session import run_live_bot
 from adxbot.domain.enums import OrderStatus
-from adxbot.persistence.records import OrderPurpose
+from adxbot.persistence.records import EventKind, OrderPurpose
 from adxbot.persistence.store import TradeStore
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from bot_support import (
     FAST,
     NO_BREAKERS,
@@ -136,3 +140,64 @@ def test_live_on_stepped_simulator_when_compared_then_same_trades_as_backtest_an
     assert got == expected[: len(got)]
     backtest_pnl = [t.pnl for t in result.trades][: len(trades)]
     assert [t.pnl for t in trades] == backtest_pnl
+
+
+def test_emergency_stop_when_bot_runs_then_account_flat_and_bot_stays_out(
+    tmp_path: Path,
+) -> None:
+    config = config_with(NO_BREAKERS)
+    database = tmp_path / "live.sqlite3"
+    state: dict[str, float] = {}
+    with serve(bot_simulator(SPEED, funding_rate=0)) as sim:
+        env = {
+            **os.environ,
+            "BINGX_BASE_URL": sim.base_url,
+            "BINGX_API_KEY": DEFAULT_API_KEY,
+            "BINGX_API_SECRET": DEFAULT_API_SECRET,
+        }
+
+        def scenario(store: TradeStore) -> bool:
+            if "stopped_at" not in state:
+                if not store.open_positions():
+                    return False
+                done = subprocess.run(  # the operator, from another terminal
+                    [
+                        sys.executable,
+                        "-m",
+                        "adxbot",
+                        "emergency-stop",
+                        "--yes",
+                        "--database",
+                        str(database),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert done.returncode == 0, done.stdout + done.stderr
+                state["stopped_at"] = float(store.info("last_candle_ms") or 0)
+                state["signals"] = len(store.events(limit=100_000, kinds=[EventKind.SIGNAL]))
+                return False
+            # Run on until the strategy has asked for at least 3 more entries.
+            signals = len(store.events(limit=100_000, kinds=[EventKind.SIGNAL]))
+            return signals >= state["signals"] + 3
+
+        asyncio.run(run_live_bot_until(config, sim.base_url, database, scenario, speed=SPEED))
+        account = sim.account_state()
+
+    assert [p for p in account["positions"] if float(p["positionAmt"]) != 0] == []
+    with TradeStore.open_read_only(database) as store:
+        entries_after = [
+            o
+            for o in store.orders()
+            if o.purpose is OrderPurpose.ENTRY and o.created_ms > state["stopped_at"]
+        ]
+        halted = store.breakers()["manual_halt"].tripped
+        reasons = [t.exit_reason.value for t in store.trades()]
+        denials = store.events(limit=100, kinds=[EventKind.RISK_DENIED])
+    assert halted
+    assert entries_after == []
+    assert "manual" in reasons
+    assert any("manual_halt" in d.message for d in denials)
