@@ -6,16 +6,29 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from adxbot.bot.instance_lock import InstanceLock
+from adxbot.bot.live_setup import LiveSetupRefused, account_lock_path, prepare_account
+from adxbot.bot.session import run_live_bot
+from adxbot.cli.app import app
+from adxbot.clock import WallClock
+from adxbot.config import parse_config
 from adxbot.domain.enums import Direction, ExitReason, OrderStatus, OrderType
-from adxbot.errors import InvalidOrder
+from adxbot.errors import ConfigError, InvalidOrder
 from adxbot.exchange.client import BingXClient
 from adxbot.exchange.models import OrderReport
 from adxbot.exchange.orders import OrderSpec
+from adxbot.exchange.server_clock import ServerClock
 from adxbot.execution.trader import MarketUpdate, Signal
 from adxbot.persistence.records import OrderPurpose
+from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from adxbot.sim.account import ApiKey
 from adxbot.sim.faults import FaultKind
 from adxbot.strategy.base import Action
-from live_support import candle_at, live_rig
+from live_support import SIM_CREDENTIALS, candle_at, live_rig
 from sim_support import RunningSim, running_simulator, sim_options
 
 POSITIONS = "/openApi/swap/v2/user/positions"
@@ -187,3 +200,69 @@ def test_same_candle_signal_when_executed_twice_then_one_entry(tmp_path: Path) -
 
         asyncio.run(go())
         assert len(_positions(sim)) == 1
+
+
+def test_start_when_key_can_withdraw_then_refused_naming_the_fix(tmp_path: Path) -> None:
+    options = sim_options(keys=[ApiKey(DEFAULT_API_KEY, DEFAULT_API_SECRET, can_withdraw=True)])
+    with running_simulator(options) as sim:
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, tmp_path / "live.sqlite3"):
+                pass
+
+        with pytest.raises(LiveSetupRefused, match="withdraw"):
+            asyncio.run(go())
+
+
+def test_start_when_clock_off_beyond_receive_window_then_refused(tmp_path: Path) -> None:
+    with running_simulator() as sim:  # replays 2025: "this machine" is a year off
+
+        async def go() -> None:
+            async with httpx.AsyncClient() as http:
+                client = BingXClient(http, sim.base_url, ServerClock(WallClock()), SIM_CREDENTIALS)
+                await prepare_account(parse_config({}), client, check_clock=True)
+
+        with pytest.raises(LiveSetupRefused, match="clock"):
+            asyncio.run(go())
+
+
+def test_second_live_bot_on_the_same_account_when_started_then_refused(tmp_path: Path) -> None:
+    with running_simulator() as sim:
+
+        async def go() -> None:
+            with InstanceLock(account_lock_path(SIM_CREDENTIALS)):  # the first bot
+                await run_live_bot(
+                    parse_config({}),
+                    base_url=sim.base_url,
+                    environment="simulator",
+                    database=tmp_path / "other.sqlite3",
+                    credentials=SIM_CREDENTIALS,
+                    stop=asyncio.Event(),
+                    check_clock=False,
+                )
+
+        with pytest.raises(ConfigError, match="another adxbot"):
+            asyncio.run(go())
+
+
+def test_run_live_when_operator_does_not_type_live_then_nothing_happens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_simulator() as sim:
+        monkeypatch.setenv("BINGX_BASE_URL", sim.base_url)
+        monkeypatch.setenv("BINGX_API_KEY", DEFAULT_API_KEY)
+        monkeypatch.setenv("BINGX_API_SECRET", DEFAULT_API_SECRET)
+        monkeypatch.delenv("ADXBOT_CONFIRM_LIVE", raising=False)
+        database = tmp_path / "live.sqlite3"
+        result = CliRunner().invoke(
+            app, ["run", "--mode", "live", "--database", str(database)], input="yes\n"
+        )
+        orders = _open_orders(sim)
+
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "LIVE TRADING on CUSTOM" in output
+    assert "balance 1000.00 USDT" in output
+    assert "not confirmed" in output
+    assert not database.exists()
+    assert orders == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +41,13 @@ class SetupReport:
     margin_type: str
 
 
-def account_lock_path(credentials: Credentials, state_dir: Path) -> Path:
-    """Return the lock file naming this API key's account (a hash, never the key)."""
+def account_lock_path(credentials: Credentials, lock_dir: Path | None = None) -> Path:
+    """Return the machine-wide lock naming this API key's account (a hash, never the key).
+
+    It lives in the system's temporary directory, not beside a database, so two bots on
+    one account are refused whatever databases they use (on one machine)."""
     digest = hashlib.sha256(credentials.api_key.encode()).hexdigest()[:16]
-    return state_dir / f"account-{digest}"
+    return (lock_dir or Path(tempfile.gettempdir())) / f"adxbot-account-{digest}"
 
 
 async def prepare_account(

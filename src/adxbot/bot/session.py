@@ -147,7 +147,7 @@ async def run_live_bot(
     headers = {"User-Agent": f"adxbot/{__version__} (live)"}
     with contextlib.ExitStack() as resources:
         try:  # refusals before anything runs are the operator's to fix (exit 2)
-            resources.enter_context(InstanceLock(account_lock_path(credentials, database.parent)))
+            resources.enter_context(InstanceLock(account_lock_path(credentials)))
             resources.enter_context(InstanceLock(database))
             store = resources.enter_context(TradeStore.open(database, TradingMode.LIVE))
         except (AlreadyRunning, DatabaseError) as e:
