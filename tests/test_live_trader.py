@@ -266,3 +266,23 @@ def test_run_live_when_operator_does_not_type_live_then_nothing_happens(
     assert "not confirmed" in output
     assert not database.exists()
     assert orders == []
+
+
+def test_signal_exit_when_exchange_already_cancelled_the_siblings_then_recorded_cleanly(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        _enter_long(sim, database)
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database) as rig:
+                bar = candle_at(sim.price(), sim.now_ms())
+                await rig.trader.execute_signal(Signal(Action.EXIT, bar))
+                trades = rig.store.trades()
+                assert [t.exit_reason for t in trades] == [ExitReason.SIGNAL]
+                assert rig.store.open_orders() == []
+
+        asyncio.run(go())
+        assert _positions(sim) == []
+        assert _open_orders(sim) == []

@@ -29,7 +29,7 @@ from adxbot.exchange.server_clock import ServerClock
 from adxbot.execution.live_trader import LiveTrader
 from adxbot.execution.order_placement import PlacementPolicy
 from adxbot.execution.paper_trader import PaperTrader
-from adxbot.persistence.database import default_database_path
+from adxbot.persistence.paths import database_path as database_path
 from adxbot.persistence.records import TradingMode
 from adxbot.persistence.store import TradeStore
 from adxbot.risk.breakers import CircuitBreakers, RiskLimits
@@ -60,15 +60,6 @@ class BotTiming:
             await asyncio.sleep(seconds / speed)
 
         return RateLimiter(monotonic=lambda: time.monotonic() * speed, sleep=sleep)
-
-
-def database_path(config: BotConfig, mode: TradingMode, override: Path | None = None) -> Path:
-    """Return the database a bot in `mode` uses: the override, the config's, or the default."""
-    if override is not None:
-        return override
-    if config.bot.database is not None:
-        return Path(config.bot.database)
-    return default_database_path(mode)
 
 
 async def run_paper_bot(

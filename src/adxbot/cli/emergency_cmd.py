@@ -55,11 +55,11 @@ def emergency_stop(
     Sets the manual-halt breaker first, so a running bot opens nothing new; works while
     the bot runs, and without the database.  Exits 1 unless the account is confirmed flat.
     """
-    from adxbot.bot.session import database_path
     from adxbot.config import LogFormat, load_config
     from adxbot.exchange.credentials import load_credentials, mask
     from adxbot.exchange.environment import resolve_environment
     from adxbot.logsetup import configure_logging
+    from adxbot.persistence.paths import database_path
     from adxbot.persistence.records import TradingMode
 
     started = time.perf_counter()

@@ -46,13 +46,13 @@ def reconcile(
     Exits 0 when they agree (or were repaired), 1 when discrepancies remain.
     """
     from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
-    from adxbot.bot.session import database_path
     from adxbot.config import LogFormat, load_config
     from adxbot.errors import DatabaseError
     from adxbot.exchange.credentials import load_credentials, mask
     from adxbot.exchange.environment import resolve_environment
     from adxbot.exchange.errors import ExchangeError
     from adxbot.logsetup import configure_logging
+    from adxbot.persistence.paths import database_path
     from adxbot.persistence.records import TradingMode
     from adxbot.persistence.store import TradeStore
 

@@ -104,8 +104,8 @@ def existing_database(
     config: Path | None, mode: Mode, database: Path | None
 ) -> tuple[BotConfig, Path]:
     """Return the configuration and the database path of `mode`; refuse a missing file."""
-    from adxbot.bot.session import database_path
     from adxbot.config import load_config
+    from adxbot.persistence.paths import database_path
     from adxbot.persistence.records import TradingMode
 
     settings = load_config(config)

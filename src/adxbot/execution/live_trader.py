@@ -428,7 +428,8 @@ class LiveTrader:
                         self._symbol, client_order_id=order.client_order_id
                     )
                     self._record_order_state(ClientOrderId(order.client_order_id), report)
-                except OrderNotFound:
+                except (OrderNotFound, OrderRejected):
+                    # Gone, or already cancelled by the exchange when the position closed.
                     self._store.update_order(
                         ClientOrderId(order.client_order_id),
                         OrderStatus.CANCELED,
@@ -469,7 +470,7 @@ class LiveTrader:
                 if reason is None:
                     exit_reason = _exit_reason_of(order) or exit_reason
             elif report.status.is_final is False:
-                with contextlib.suppress(OrderNotFound, ExchangeError):
+                with contextlib.suppress(OrderNotFound, ExchangeError, OrderRejected):
                     cancelled = await self._client.cancel_order(
                         self._symbol, client_order_id=order.client_order_id
                     )
