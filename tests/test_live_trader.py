@@ -286,3 +286,35 @@ def test_signal_exit_when_exchange_already_cancelled_the_siblings_then_recorded_
         asyncio.run(go())
         assert _positions(sim) == []
         assert _open_orders(sim) == []
+
+
+def test_entry_when_write_times_out_after_execution_then_exactly_one_position(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        faults = sim.simulator.faults
+        faults.settings.timeout_s = 1.5  # the answer is held back past the client's timeout
+        faults.schedule(FaultKind.TIMEOUT, 1, "trade/order")
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database, write_timeout_s=0.5) as rig:
+                report = await rig.trader.execute_signal(
+                    Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+                )
+                assert report.denied is None, report
+                attempts = [
+                    e.message
+                    for e in rig.store.events(limit=50)
+                    if "attempt 1: outcome unknown" in e.message
+                ]
+                assert attempts  # the timeout happened and was resolved by lookup
+
+        asyncio.run(go())
+        positions = _positions(sim)
+        history = sim.client.data(
+            "GET", "/openApi/swap/v2/trade/allOrders", {"symbol": "BTC-USDT", "limit": 100}
+        )
+
+    assert len(positions) == 1
+    assert len([o for o in history["orders"] if o["type"] == "MARKET"]) == 1
