@@ -439,8 +439,3 @@ class PaperTrader:
         self._store.add_event(
             EventRecord(self._clock.now_ms(), kind, message, severity, dict(data or {}))
         )
-
-
-def direction_of_position(views: tuple[PositionView, ...]) -> Direction | None:
-    """Return the direction of the (single) open position, or None when flat."""
-    return views[0].direction if views else None
