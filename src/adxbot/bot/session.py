@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from adxbot.exchange.server_clock import ServerClock
 from adxbot.execution.live_trader import LiveTrader
 from adxbot.execution.order_placement import PlacementPolicy
 from adxbot.execution.paper_trader import PaperTrader
+from adxbot.execution.trader import Trader
 from adxbot.persistence.paths import database_path as database_path
 from adxbot.persistence.records import TradingMode
 from adxbot.persistence.store import TradeStore
@@ -62,6 +63,22 @@ class BotTiming:
         return RateLimiter(monotonic=lambda: time.monotonic() * speed, sleep=sleep)
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What a trader is built from: shared by both modes."""
+
+    config: BotConfig
+    client: BingXClient
+    store: TradeStore
+    risk: RiskManager
+    market_time: Clock
+    timing: BotTiming
+
+
+TraderFactory = Callable[[_Parts], Awaitable[tuple[Trader, str]]]
+"""Build the trader; return it with the environment line for the banner."""
+
+
 async def run_paper_bot(
     config: BotConfig,
     *,
@@ -74,49 +91,23 @@ async def run_paper_bot(
     timing: BotTiming | None = None,
 ) -> RunSummary:
     """Run a paper bot on `base_url`'s market data until `stop` is set or time is up."""
-    wall_clock = wall or WallClock()
-    timing = timing or BotTiming()
-    headers = {"User-Agent": f"adxbot/{__version__} (paper)"}
-    with contextlib.ExitStack() as resources:
-        try:  # refusals before anything runs are the operator's to fix (exit 2)
-            resources.enter_context(InstanceLock(database))
-            store = resources.enter_context(TradeStore.open(database, TradingMode.PAPER))
-        except (AlreadyRunning, DatabaseError) as e:
-            raise ConfigError(str(e)) from e
-        async with httpx.AsyncClient(headers=headers) as http:
-            client = BingXClient(
-                http,
-                base_url,
-                ServerClock(wall_clock),
-                None,
-                recv_window_ms=config.exchange.recv_window_ms,
-                backoff_s=timing.client_backoff_s,
-            )
-            clock = ExchangeClock(client.server_time, fallback=wall_clock)
-            # Until the first candle, market time is where this database left off.
-            market_time = last_market_time(store.info("last_candle_ms"), config.timeframe.ms, clock)
-            breakers = CircuitBreakers(
-                RiskLimits.from_config(config), store, market_time, wall=wall_clock
-            )
-            trader = PaperTrader(config, store, RiskManager(config, breakers), market_time)
-            bot = TradingBot(
-                config,
-                client=client,
-                clock=clock,
-                market_time=market_time,
-                store=store,
-                trader=trader,
-                breakers=breakers,
-                strategy=build_strategy(config.strategy),
-                wall=wall_clock,
-                environment=environment,
-                retry_delays_s=timing.retry_delays_s,
-                max_sleep_s=timing.max_sleep_s,
-            )
-            try:
-                return await bot.run(stop, duration_s=duration_s)
-            except StartupRefused as e:
-                raise ConfigError(str(e)) from e
+
+    async def paper(parts: _Parts) -> tuple[Trader, str]:
+        trader = PaperTrader(parts.config, parts.store, parts.risk, parts.market_time)
+        return trader, environment
+
+    return await _run_bot(
+        config,
+        TradingMode.PAPER,
+        paper,
+        base_url=base_url,
+        database=database,
+        credentials=None,
+        stop=stop,
+        duration_s=duration_s,
+        wall=wall,
+        timing=timing,
+    )
 
 
 async def run_live_bot(
@@ -133,14 +124,65 @@ async def run_live_bot(
     timing: BotTiming | None = None,
 ) -> RunSummary:
     """Run the live bot on `base_url` (BingX, or a BingX-compatible simulator)."""
+
+    async def live(parts: _Parts) -> tuple[Trader, str]:
+        try:
+            report = await prepare_account(parts.config, parts.client, check_clock=check_clock)
+        except LiveSetupRefused as e:
+            raise ConfigError(str(e)) from e
+        settings = parts.config.live
+        trader = LiveTrader(
+            parts.config,
+            parts.store,
+            parts.risk,
+            parts.client,
+            parts.market_time,
+            report.setup,
+            policy=PlacementPolicy(
+                attempts=settings.order_attempts,
+                backoff_s=parts.timing.client_backoff_s,
+                confirm_timeout_s=float(settings.order_confirm_timeout_seconds),
+            ),
+        )
+        return trader, f"{environment}; account {report.balance}"
+
+    return await _run_bot(
+        config,
+        TradingMode.LIVE,
+        live,
+        base_url=base_url,
+        database=database,
+        credentials=credentials,
+        stop=stop,
+        duration_s=duration_s,
+        wall=wall,
+        timing=timing,
+    )
+
+
+async def _run_bot(
+    config: BotConfig,
+    mode: TradingMode,
+    make_trader: TraderFactory,
+    *,
+    base_url: str,
+    database: Path,
+    credentials: Credentials | None,
+    stop: asyncio.Event,
+    duration_s: float | None,
+    wall: Clock | None,
+    timing: BotTiming | None,
+) -> RunSummary:
+    """Lock, open the database, connect, build the trader, run the candle loop."""
     wall_clock = wall or WallClock()
     timing = timing or BotTiming()
-    headers = {"User-Agent": f"adxbot/{__version__} (live)"}
+    headers = {"User-Agent": f"adxbot/{__version__} ({mode.value})"}
     with contextlib.ExitStack() as resources:
         try:  # refusals before anything runs are the operator's to fix (exit 2)
-            resources.enter_context(InstanceLock(account_lock_path(credentials)))
+            if credentials is not None:
+                resources.enter_context(InstanceLock(account_lock_path(credentials)))
             resources.enter_context(InstanceLock(database))
-            store = resources.enter_context(TradeStore.open(database, TradingMode.LIVE))
+            store = resources.enter_context(TradeStore.open(database, mode))
         except (AlreadyRunning, DatabaseError) as e:
             raise ConfigError(str(e)) from e
         async with httpx.AsyncClient(headers=headers) as http:
@@ -153,29 +195,16 @@ async def run_live_bot(
                 recv_window_ms=config.exchange.recv_window_ms,
                 backoff_s=timing.client_backoff_s,
             )
-            try:
-                report = await prepare_account(config, client, check_clock=check_clock)
-            except LiveSetupRefused as e:
-                raise ConfigError(str(e)) from e
             clock = ExchangeClock(client.server_time, fallback=wall_clock)
+            # Until the first candle, market time is where this database left off.
             market_time = last_market_time(store.info("last_candle_ms"), config.timeframe.ms, clock)
             breakers = CircuitBreakers(
                 RiskLimits.from_config(config), store, market_time, wall=wall_clock
             )
-            live = config.live
-            trader = LiveTrader(
-                config,
-                store,
-                RiskManager(config, breakers),
-                client,
-                market_time,
-                report.setup,
-                policy=PlacementPolicy(
-                    attempts=live.order_attempts,
-                    backoff_s=timing.client_backoff_s,
-                    confirm_timeout_s=float(live.order_confirm_timeout_seconds),
-                ),
+            parts = _Parts(
+                config, client, store, RiskManager(config, breakers), market_time, timing
             )
+            trader, environment = await make_trader(parts)
             bot = TradingBot(
                 config,
                 client=client,
@@ -186,7 +215,7 @@ async def run_live_bot(
                 breakers=breakers,
                 strategy=build_strategy(config.strategy),
                 wall=wall_clock,
-                environment=f"{environment}; account {report.balance}",
+                environment=environment,
                 retry_delays_s=timing.retry_delays_s,
                 max_sleep_s=timing.max_sleep_s,
             )
