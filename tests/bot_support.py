@@ -96,6 +96,18 @@ async def run_bot_until(
             timing=FAST,
         )
     )
+    return await _stop_when(task, stop, database, until, timeout_s, on_stop)
+
+
+async def _stop_when(
+    task: asyncio.Task[RunSummary],
+    stop: asyncio.Event,
+    database: Path,
+    until: Callable[[TradeStore], bool],
+    timeout_s: float,
+    on_stop: Callable[[], None] | None = None,
+) -> RunSummary:
+    """Watch the bot's database; set `stop` once `until(store)` holds; fail on timeout."""
     reader: TradeStore | None = None
     deadline = time.monotonic() + timeout_s
     try:
@@ -212,20 +224,4 @@ async def run_live_bot_until(
             timing=replace(FAST, rate_limit_speed=speed),
         )
     )
-    reader: TradeStore | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while not task.done():
-            await asyncio.sleep(0.05)
-            reader = reader or read_store(database)
-            if reader is not None and until(reader):
-                stop.set()
-                break
-            if time.monotonic() > deadline:
-                stop.set()
-                await task
-                raise AssertionError(f"the live bot did not reach the condition in {timeout_s} s")
-        return await task
-    finally:
-        if reader is not None:
-            reader.close()
+    return await _stop_when(task, stop, database, until, timeout_s)
