@@ -333,7 +333,7 @@ class TradingBot:
         if now is None:
             return
         if now < due_ms:  # early (a paused or stepped simulator): look again shortly
-            await _stopped_within(stop, max(self._clock.seconds_until(due_ms), 0.01))
+            await _stopped_within(stop, min(max(self._clock.seconds_until(due_ms), 0.01), longest))
             return
         klines = await self._retrying(
             lambda: self._client.klines(

@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
+from adxbot import failpoints
 from adxbot.domain.enums import (
     Direction,
     ExitReason,
@@ -305,6 +306,7 @@ class LiveTrader:
         final = await confirm_filled(
             self._client, self._symbol, report, self._policy, clock=time.monotonic
         )
+        failpoints.reached("entry.filled")
         self._record_order_state(client_id, final)
         if not filled(final):
             self._event(EventKind.ORDER, f"entry {client_id} did not fill", Severity.WARNING)
@@ -403,6 +405,7 @@ class LiveTrader:
             report = await confirm_filled(
                 self._client, self._symbol, report, self._policy, clock=time.monotonic
             )
+            failpoints.reached("exit.filled")
             self._record_order_state(client_id, report)
         still = [p for p in await self._exchange_positions() if p.direction is position.direction]
         if still:  # not closed: its stop-loss and take-profit must keep protecting it
@@ -475,6 +478,7 @@ class LiveTrader:
                         self._symbol, client_order_id=order.client_order_id
                     )
                     self._record_order_state(ClientOrderId(order.client_order_id), cancelled)
+        failpoints.reached("exit.recording")
         now = self._clock.now_ms()
         if exit_report is not None and exit_report.average_price is not None:
             exit_price = exit_report.average_price
@@ -600,6 +604,8 @@ class LiveTrader:
             )
         )
 
+        failpoints.reached(f"{purpose.value}.intent_stored")
+
         def attempt(number: int, outcome: str) -> None:
             log.info("order %s attempt %d: %s", spec.client_order_id, number, outcome)
             self._event(
@@ -629,6 +635,7 @@ class LiveTrader:
                 EventKind.ERROR, f"{spec.client_order_id} not placed: {e}", Severity.CRITICAL
             )
             return None
+        failpoints.reached(f"{purpose.value}.accepted")
         self._record_order_state(spec.client_order_id, report)
         return report
 

@@ -147,6 +147,15 @@ def admin_routes(exchange: SimExchange, faults: FaultInjector) -> list[Route]:
         exchange.faults.fail_closes = body.count
         return {"fail_closes": body.count}
 
+    def liquidate() -> dict[str, Any]:
+        exchange.sync()
+        closed = [
+            order.order_id
+            for account in exchange.accounts()
+            for order in exchange.liquidate(account)
+        ]
+        return {"liquidated": len(closed)}
+
     def pause() -> dict[str, Any]:
         exchange.sync()
         exchange.market.clock.pause()
@@ -175,6 +184,7 @@ def admin_routes(exchange: SimExchange, faults: FaultInjector) -> list[Route]:
         _route("POST", "/sim/disconnect", disconnect, SecondsBody, "Drop every request."),
         _route("POST", "/sim/orders/reject", reject_orders, RejectOrdersBody, "Reject orders."),
         _route("POST", "/sim/closes/fail", fail_closes, CountBody, "Fail position closes."),
+        _route("POST", "/sim/liquidate", liquidate, None, "Liquidate every position."),
         _route("POST", "/sim/market/pause", pause, None, "Stop the simulated clock."),
         _route("POST", "/sim/market/resume", resume, None, "Let the clock run again."),
         _route("POST", "/sim/market/jump", jump, JumpBody, "Jump the price (a gap)."),

@@ -324,6 +324,16 @@ class SimExchange:
         injected = self.faults.take_close_failure()
         if injected is not None:
             raise injected
+        return self._market_close(account, slots)
+
+    def liquidate(self, account: SimAccount) -> list[Order]:
+        """Force-close every position at the current price, as BingX's liquidation engine
+        would (rehearsals; the engine itself computes no liquidation prices)."""
+        return self._market_close(account, None)
+
+    def _market_close(
+        self, account: SimAccount, slots: Iterable[PositionSide] | None
+    ) -> list[Order]:
         engine = account.engine
         now = self.market.now_ms()
         engine.last_price = self.market.last_price()

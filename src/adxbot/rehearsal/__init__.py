@@ -1,0 +1,1 @@
+"""Rehearsals: the live bot against the simulator, through failures, before real money."""
