@@ -4,14 +4,17 @@ It works with or without the trade database, while a bot runs or not:
 
 1. with the database, the manual-halt breaker is tripped first, so a running bot opens
    nothing new from its next check on;
-2. every open order of the symbol is cancelled (the bot's stop-loss and take-profit too);
+2. every open order of the symbol that could add exposure is cancelled; the exits (the
+   bot's stop-loss and take-profit, reduce-only orders) stay until the account is flat,
+   so that a close that fails leaves the position protected;
 3. every position is closed by a market order on its closing side (reduce-only in one-way
    mode, its positionSide in hedge mode) under the client id `adxl-es<ms><random>-<n>`,
    its intent stored first when the database is there, linked to the stored position,
    with reason "manual";
 4. the positions are polled until none is left; if some remain, BingX's close-all is
    called and they are polled again;
-5. with the database and no bot running, the closed trades are recorded here (reason
+5. once flat, every order left is cancelled; if positions remain, the exits stay;
+6. with the database and no bot running, the closed trades are recorded here (reason
    manual); a running bot records them itself, from the filled exit orders.
 
 A database that fails along the way is dropped and the stop carries on without it:
@@ -115,7 +118,11 @@ async def emergency_stop(
     if used_close_all:
         await stop.close_all()
         remaining = await stop.wait_flat(flat_timeout_s, poll_s, monotonic)
-    orders_left = await stop.sweep_orders()
+    # Still exposed: the exits on the exchange are all that protects the account.
+    swept, orders_left = await stop.sweep_orders(cancel=remaining == [])
+    cancelled = [*cancelled, *swept]
+    if remaining != []:
+        stop.keep_protection()
     closed = [await stop.outcome(*order) for order in placed]
     recorded: list[ClosedTrade] = []
     if not bot_running and remaining is not None:
@@ -175,9 +182,21 @@ class _EmergencyStop:
         return True
 
     async def cancel_orders(self) -> list[OrderReport]:
-        """Cancel every open order of the symbol."""
+        """Cancel every open order that could add exposure; keep the exits.
+
+        Stop-losses, take-profits and reduce-only orders stay until the account is flat:
+        if a close fails, they still protect the position (the sweep at the end removes
+        them once nothing is left to protect).
+        """
         try:
-            return await self._client.cancel_all_orders(self._symbol)
+            orders = await self._client.get_open_orders(self._symbol)
+            exposing = [o for o in orders if not _protective(o)]
+            if len(exposing) == len(orders):
+                return await self._client.cancel_all_orders(self._symbol) if orders else []
+            return [
+                await self._client.cancel_order(self._symbol, order_id=o.order_id)
+                for o in exposing
+            ]
         except ExchangeError as e:
             self._problem(f"cancelling the open orders failed: {e}")
             return []
@@ -238,17 +257,26 @@ class _EmergencyStop:
         except ExchangeError as e:
             self._problem(f"BingX's close-all failed: {e}")
 
-    async def sweep_orders(self) -> int | None:
-        """Cancel any order still open (placed meanwhile); return how many remain."""
+    def keep_protection(self) -> None:
+        """Say why the stop-loss and take-profit orders were left in place."""
+        self._problem(
+            "positions may still be open: their stop-loss and take-profit orders were left "
+            "on the exchange to protect them; run the emergency stop again or close by hand"
+        )
+
+    async def sweep_orders(self, *, cancel: bool = True) -> tuple[list[OrderReport], int | None]:
+        """Cancel any order still open (the exits, or placed meanwhile) unless not `cancel`;
+        return what was cancelled and how many remain (None: unknown)."""
+        cancelled: list[OrderReport] = []
         try:
             left = await self._client.get_open_orders(self._symbol)
-            if left:
-                await self._client.cancel_all_orders(self._symbol)
+            if left and cancel:
+                cancelled = await self._client.cancel_all_orders(self._symbol)
                 left = await self._client.get_open_orders(self._symbol)
         except ExchangeError as e:
             self._problem(f"checking the open orders failed: {e}")
-            return None
-        return len(left)
+            return cancelled, None
+        return cancelled, len(left)
 
     async def outcome(
         self, direction: Direction, spec: OrderSpec, report: OrderReport
@@ -358,3 +386,13 @@ class _EmergencyStop:
                 )
         except DatabaseError as e:
             self._database_failed(f"updating {client_id}", e)
+
+
+_EXIT_TYPES = frozenset(
+    {OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET, OrderType.STOP, OrderType.TAKE_PROFIT}
+)
+
+
+def _protective(order: OrderReport) -> bool:
+    """Return True for an order that can only reduce a position (an exit)."""
+    return order.reduce_only or order.order_type in _EXIT_TYPES

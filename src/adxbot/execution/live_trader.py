@@ -206,10 +206,10 @@ class LiveTrader:
         )
 
     async def close_all_positions(self, reason: str) -> list[ClosedTrade]:
-        """Cancel every open order of the symbol, close every position, confirm flat."""
+        """Close every position, confirm flat, then cancel every open order of the symbol
+        (the exits stay while a position is open: a failed close leaves it protected)."""
         self._event(EventKind.ORDER, f"closing everything: {reason}", Severity.WARNING)
         known = {t.trade_id for t in self._store.trades()}
-        await self._client.cancel_all_orders(self._symbol)
         key = self._clock.now_ms() * 1000 + secrets.randbelow(1000)  # unique per call
         for position in await self._exchange_positions():
             await self._close(position, key, ExitReason.MANUAL, cancel=False)
@@ -219,8 +219,10 @@ class LiveTrader:
             remaining = await self._wait_flat()
         if remaining:
             raise ExchangeError(
-                f"still holding {len(remaining)} position(s) after closing: check the account"
+                f"still holding {len(remaining)} position(s) after closing (their stop-loss "
+                "and take-profit stay): check the account"
             )
+        await self._client.cancel_all_orders(self._symbol)
         await self._record_vanished([], reason=ExitReason.MANUAL)
         return [t for t in self._store.trades() if t.trade_id not in known]
 
@@ -232,6 +234,8 @@ class LiveTrader:
         """Compare the exchange's positions and orders with the database; repair if `fix`."""
         problems: list[str] = []
         try:
+            if fix:
+                problems.extend(await self._settle_unconfirmed())
             positions = await self._exchange_positions()
             if fix:
                 for trade in await self._record_vanished(positions):
@@ -517,7 +521,76 @@ class LiveTrader:
         log.info("trade closed: %s (%s), P&L %+.4f", record.direction.value, exit_reason, trade.pnl)
         return trade
 
+    async def _settle_unconfirmed(self) -> list[str]:
+        """Ask the exchange about every order the database still holds as unconfirmed.
+
+        A crash can fall between storing an intent and reading the exchange's answer: the
+        order may exist (filled, resting, cancelled) or may never have arrived.  Each is
+        looked up by its client id and recorded as the exchange has it; one the exchange
+        confirms it never received is closed as such, so that it is never mistaken later.
+        """
+        settled: list[str] = []
+        for order in self._store.open_orders():
+            if order.exchange_order_id is not None:
+                continue  # acknowledged: monitoring and protection checks follow it
+            client_id = ClientOrderId(order.client_order_id)
+            report = await self._client.find_order(self._symbol, client_id)
+            if report is None:
+                self._store.update_order(
+                    client_id,
+                    OrderStatus.CANCELED,
+                    self._clock.now_ms(),
+                    reason="never reached the exchange (settled at reconciliation)",
+                )
+                settled.append(f"{client_id}: never reached the exchange")
+                continue
+            self._record_order_state(client_id, report)
+            settled.append(f"{client_id}: {report.status.value} on the exchange")
+        return settled
+
+    def _entry_of(self, held: PositionReport) -> OrderRecord | None:
+        """Return the filled entry of `held` that no position record claims yet, if any."""
+        for order in self._store.orders(limit=50):
+            if (
+                order.purpose is OrderPurpose.ENTRY
+                and order.status is OrderStatus.FILLED
+                and order.position_id is None
+                and order.side is held.direction.entry_side
+            ):
+                return order
+        return None
+
     def _adopt(self, held: PositionReport) -> PositionRecord:
+        entry = self._entry_of(held)
+        if entry is not None:  # ours: the crash fell between its fill and its record
+            fills = self._store.fills(ClientOrderId(entry.client_order_id))
+            record = self._store.add_position(
+                PositionRecord(
+                    direction=held.direction,
+                    position_side=held.position_side,
+                    quantity=held.quantity,
+                    entry_price=held.entry_price,
+                    opened_ms=fills[0].time_ms if fills else self._clock.now_ms(),
+                    signal_time_ms=_signal_time_of(entry.client_order_id, self._clock.now_ms()),
+                    entry_fee=sum((f.fee for f in fills), ZERO),
+                    stop_loss=None,
+                    take_profit=None,
+                )
+            )
+            self._store.update_order(
+                ClientOrderId(entry.client_order_id),
+                OrderStatus.FILLED,
+                self._clock.now_ms(),
+                position_id=record.position_id,
+            )
+            self._event(
+                EventKind.RECONCILIATION,
+                f"recovered {held.direction.value} {held.quantity} @ {held.entry_price} "
+                f"opened by {entry.client_order_id}",
+                Severity.WARNING,
+                {"position_id": record.position_id},
+            )
+            return record
         record = self._store.add_position(
             PositionRecord(
                 direction=held.direction,
@@ -747,6 +820,14 @@ class LiveTrader:
         self._store.add_event(
             EventRecord(self._clock.now_ms(), kind, message, severity, dict(data or {}))
         )
+
+
+def _signal_time_of(client_order_id: str, default: int) -> int:
+    """Return the signal candle an entry's client id encodes (`<prefix>-<hex ms>-e`)."""
+    try:
+        return int(client_order_id.rsplit("-", 2)[1], 16)
+    except (IndexError, ValueError):
+        return default
 
 
 def _exit_reason_of(order: OrderRecord) -> ExitReason | None:
