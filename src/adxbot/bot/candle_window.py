@@ -32,6 +32,11 @@ class CandleWindow:
         self._times.append(bar.open_time_ms)
         self._prices.append((float(bar.open), float(bar.high), float(bar.low), float(bar.close)))
 
+    def drop_last(self) -> None:
+        """Remove the newest candle (its step failed and will be taken again)."""
+        self._times.pop()
+        self._prices.pop()
+
     def series(self) -> CandleSeries:
         """Return the window as numpy columns for the strategy."""
         prices = np.array(self._prices, dtype=np.float64).reshape(-1, 4)

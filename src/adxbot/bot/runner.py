@@ -115,6 +115,7 @@ class TradingBot:
         self._signals = 0
         self._trades = 0
         self._errors = 0
+        self._step_failures = 0
         self._task_failure: BaseException | None = None
         self._last_reconcile_ms = 0
 
@@ -359,10 +360,22 @@ class TradingBot:
                 f"the exchange has no candle for {skipped} interval(s) after {_utc(last)}",
                 Severity.WARNING,
             )
-        for bar in fresh:
-            await self._on_closed_candle(bar)
-        await self._on_open(forming)
-        await self._reconcile_when_due()
+        try:
+            for bar in fresh:
+                await self._on_closed_candle(bar)
+            await self._on_open(forming)
+            await self._reconcile_when_due()
+        except ExchangeError as e:
+            # A live trader talks to the exchange inside a candle's step: a failure there
+            # leaves the candle unprocessed (not marked done), to be taken again after a
+            # back-off.  Every step is idempotent: orders carry their decision's client id.
+            self._note_error(f"processing a candle: {e}")
+            self._step_failures += 1
+            delays = self._retry_delays_s
+            delay = delays[min(self._step_failures, len(delays)) - 1]
+            await _stopped_within(stop, delay / self._clock.rate)
+            return
+        self._step_failures = 0
 
     async def _reconcile_when_due(self) -> None:
         """Compare records with the account every `live.reconcile_interval_minutes` of
@@ -388,11 +401,15 @@ class TradingBot:
             closed_trades = await self._trader.monitor_positions(MarketUpdate(closed=bar))
             self._trades += len(closed_trades)
             self._window.append(bar)
-            self._candles += 1
             delay_s = (self._clock.now_ms() - close_ms) / 1000 / self._clock.rate
             tradable = delay_s <= self._config.bot.max_decision_delay_seconds
-            if tradable:
-                await self._decide(bar)
+            try:
+                if tradable:
+                    await self._decide(bar)
+            except ExchangeError:
+                self._window.drop_last()  # taken again from the start after a back-off
+                raise
+            self._candles += 1
             self._store.set_info("last_candle_ms", str(bar.open_time_ms))
         return tradable
 

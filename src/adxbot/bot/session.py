@@ -22,7 +22,7 @@ from adxbot.bot.runner import MAX_SLEEP_S, RETRY_DELAYS_S, RunSummary, StartupRe
 from adxbot.clock import Clock, WallClock
 from adxbot.config import BotConfig
 from adxbot.errors import ConfigError, DatabaseError
-from adxbot.exchange.client import BingXClient
+from adxbot.exchange.client import BingXClient, Timeouts
 from adxbot.exchange.credentials import Credentials
 from adxbot.exchange.rate_limits import RateLimiter
 from adxbot.exchange.server_clock import ServerClock
@@ -50,6 +50,8 @@ class BotTiming:
     """Run the client's rate-limit windows this much faster (a simulator at that speed)."""
     max_sleep_s: float = MAX_SLEEP_S
     """Longest sleep between looks at the exchange's clock (a stepped simulator: short)."""
+    timeouts: Timeouts = Timeouts()
+    """How long the client waits for BingX's answers."""
 
     def limiter(self) -> RateLimiter:
         """Return the client's rate limiter, its windows scaled to `rate_limit_speed`."""
@@ -194,6 +196,7 @@ async def _run_bot(
                 limiter=timing.limiter(),
                 recv_window_ms=config.exchange.recv_window_ms,
                 backoff_s=timing.client_backoff_s,
+                timeouts=timing.timeouts,
             )
             clock = ExchangeClock(client.server_time, fallback=wall_clock)
             # Until the first candle, market time is where this database left off.

@@ -194,8 +194,7 @@ class _EmergencyStop:
             if len(exposing) == len(orders):
                 return await self._client.cancel_all_orders(self._symbol) if orders else []
             return [
-                await self._client.cancel_order(self._symbol, order_id=o.order_id)
-                for o in exposing
+                await self._client.cancel_order(self._symbol, order_id=o.order_id) for o in exposing
             ]
         except ExchangeError as e:
             self._problem(f"cancelling the open orders failed: {e}")

@@ -26,9 +26,9 @@ import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from adxbot import failpoints
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
-from adxbot import failpoints
 from adxbot.domain.enums import (
     Direction,
     ExitReason,
@@ -62,6 +62,7 @@ from adxbot.execution.trader import (
 )
 from adxbot.persistence.records import (
     ClosedTrade,
+    EquitySnapshot,
     EventKind,
     EventRecord,
     FillRecord,
@@ -167,7 +168,25 @@ class LiveTrader:
         if update.closed is None:
             return []  # fills happen on the exchange; nothing to do at a candle's open
         positions = await self._exchange_positions()
-        return await self._record_vanished(positions)
+        closed = await self._record_vanished(positions)
+        await self._mark(update.closed.close, len(positions))
+        return closed
+
+    async def _mark(self, price: Decimal, open_positions: int) -> None:
+        """Store the account's equity at a candle's close and let the breakers see it
+        (daily loss, drawdown): the exchange's own figures, not an estimate."""
+        balance = await self._client.get_balance()
+        self._store.add_equity(
+            EquitySnapshot(
+                time_ms=self._clock.now_ms(),
+                balance=balance.balance,
+                equity=balance.equity,
+                unrealized_pnl=balance.unrealized_pnl,
+                open_positions=open_positions,
+            )
+        )
+        self._store.set_info("last_price", str(price))
+        self._risk.breakers.on_equity(balance.equity)
 
     async def held_direction(self) -> Direction | None:
         """Return the direction held on the exchange as of the last position query."""

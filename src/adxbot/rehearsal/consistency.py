@@ -7,7 +7,8 @@ trade database and returns every violation it finds, in words:
 - nothing lost: every order adxbot placed that the exchange filled is in the database;
 - the database agrees with the exchange: the same open positions, same sides, same sizes;
   and no order the database believes open is gone from the exchange;
-- every open position is protected: a stop-loss and a take-profit on the exchange.
+- every open position is protected: a stop-loss and a take-profit on the exchange, and no
+  stop-loss or take-profit is left open without its position.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def _check_positions(positions: list[dict[str, Any]], store: TradeStore, out: Co
 def _check_protection(
     positions: list[dict[str, Any]], open_orders: list[dict[str, Any]], out: Consistency
 ) -> None:
+    held = {p["positionSide"] for p in positions}
+    for order in open_orders:
+        if order["type"] in _PROTECTIVE:
+            side = "LONG" if order["side"] == "SELL" else "SHORT"
+            if side not in held and order["positionSide"] in (side, "BOTH"):
+                out.violations.append(
+                    f"orphan: {_PROTECTIVE[order['type']]} {order['clientOrderId']} is open "
+                    f"with no {side} position"
+                )
     for position in positions:
         direction = position["positionSide"]
         exit_side = "SELL" if direction == "LONG" else "BUY"

@@ -32,7 +32,7 @@ class Driver:
         self.config = config
         self.database = workdir / "rehearsal-live.sqlite3"
         self.launcher = BotLauncher(
-            config.model_dump_json(), stage.base_url, self.database, workdir
+            config.model_dump_json(), stage.base_url, self.database, workdir, stage.credentials
         )
         self._reader: TradeStore | None = None
         self._signals = stage.entry_signals(config)
@@ -126,7 +126,7 @@ class Driver:
         now = self.stage.now_ms()
         last_closed = now - self.stage.timeframe_ms
         for open_ms in self._signals:
-            if open_ms >= last_closed:
+            if open_ms > last_closed:  # the last closed candle was decided on already
                 return open_ms
         return None
 

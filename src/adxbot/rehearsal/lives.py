@@ -29,6 +29,7 @@ from adxbot import failpoints
 from adxbot.bot.session import BotTiming, run_live_bot, stop_on_signals
 from adxbot.config import parse_config
 from adxbot.errors import ConfigError
+from adxbot.exchange.client import Timeouts
 from adxbot.exchange.credentials import Credentials
 from adxbot.logsetup import configure_logging
 from adxbot.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
@@ -40,6 +41,7 @@ REHEARSAL_TIMING = BotTiming(
     client_backoff_s=0.05,
     rate_limit_speed=1e6,  # the simulator's clock is stepped: BingX's windows mean nothing
     max_sleep_s=0.005,  # look at the stepped clock often
+    timeouts=Timeouts(connect_s=2.0, read_s=2.0, write_s=2.0),  # faults hold answers longer
 )
 """Timing of a rehearsal's bot: the live bot's logic, with waits fit for a stepped clock."""
 
@@ -50,7 +52,10 @@ def _fork_server() -> ForkServerContext:
     global _context
     if _context is None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["adxbot.rehearsal.lives"])
+        # Also what a life imports lazily (the HTTP transport): once here, not in every life.
+        context.set_forkserver_preload(
+            ["adxbot.rehearsal.lives", "httpcore", "anyio._backends._asyncio", "certifi"]
+        )
         _context = context
     return _context
 
@@ -63,6 +68,7 @@ class LifePlan:
     base_url: str
     database: Path
     log_file: Path
+    credentials: Credentials
     failpoint: str | None = None
     timing: BotTiming = REHEARSAL_TIMING
 
@@ -120,7 +126,15 @@ class BotLife:
 class BotLauncher:
     """Starts numbered lives of one bot (one database) on one simulator."""
 
-    def __init__(self, config_json: str, base_url: str, database: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        config_json: str,
+        base_url: str,
+        database: Path,
+        log_dir: Path,
+        credentials: Credentials = SIM_CREDENTIALS,
+    ) -> None:
+        self._credentials = credentials
         self._config_json = config_json
         self._base_url = base_url
         self._database = database
@@ -137,6 +151,7 @@ class BotLauncher:
             self._base_url,
             self._database,
             self._log_dir / f"bot-life-{number}.log",
+            self._credentials,
             failpoint,
             timing or REHEARSAL_TIMING,
         )
@@ -175,7 +190,7 @@ def _live_main(plan: LifePlan) -> None:
                 base_url=plan.base_url,
                 environment=f"simulator {plan.base_url} (rehearsal)",
                 database=plan.database,
-                credentials=SIM_CREDENTIALS,
+                credentials=plan.credentials,
                 stop=stop,
                 check_clock=False,
                 timing=plan.timing,

@@ -9,18 +9,24 @@ simulator's own admin API (`/sim/...`), exactly as `adxbot sim-ctl` sends them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import numpy as np
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from adxbot.config import BotConfig
 from adxbot.domain.candles import CandleSeries
+from adxbot.exchange.credentials import Credentials
 from adxbot.market.candle_file import bundled_sample_path, load_candle_csv
-from adxbot.sim import DEFAULT_API_KEY
+from adxbot.sim.account import ApiKey
 from adxbot.sim.faults import FaultKind
 from adxbot.sim.server import SimOptions, SimulatorThread, build_simulator
 from adxbot.strategy.factory import build_strategy
@@ -29,8 +35,16 @@ from adxbot.strategy.factory import build_strategy
 class Stage:
     """A served simulator and its admin API."""
 
-    def __init__(self, thread: SimulatorThread, candles: CandleSeries, timeframe_ms: int):
+    def __init__(
+        self,
+        thread: SimulatorThread,
+        candles: CandleSeries,
+        timeframe_ms: int,
+        credentials: Credentials,
+    ) -> None:
         self._thread = thread
+        self.credentials = credentials
+        """The rehearsal account's key: its own, so that rehearsals never share a lock."""
         self._admin = httpx.Client(base_url=thread.base_url, timeout=30.0)
         self.candles = candles
         self.timeframe_ms = timeframe_ms
@@ -55,7 +69,7 @@ class Stage:
     def account(self, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """Return the rehearsal account's part of the state."""
         for account in (state or self.state())["accounts"]:
-            if account["api_key"] == DEFAULT_API_KEY:
+            if account["api_key"] == self.credentials.api_key:
                 result: dict[str, Any] = account
                 return result
         raise RuntimeError("the simulator has no rehearsal account")
@@ -135,10 +149,19 @@ class Stage:
 
 @contextmanager
 def staged_simulator(
-    config: BotConfig, *, balance: Decimal | None = None, fault_seed: int = 0
+    config: BotConfig,
+    *,
+    balance: Decimal | None = None,
+    fault_seed: int = 0,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Iterator[Stage]:
-    """Serve the bundled candles on a stepped clock, history enough for `config`'s bot."""
+    """Serve the bundled candles on a stepped clock, history enough for `config`'s bot.
+
+    `wrap`, if given, wraps the simulator's ASGI app before it is served (a test's
+    middleware that watches or interferes with the bot's requests on the wire).
+    """
     candles = load_candle_csv(bundled_sample_path())
+    key = ApiKey(f"rehearsal-{secrets.token_hex(8)}", secrets.token_hex(32))
     timeframe_ms = config.timeframe.ms
     history = config.bot.history_candles
     start = int(candles.open_time_ms[0]) + (history + 1) * timeframe_ms
@@ -151,9 +174,14 @@ def staged_simulator(
         timeframe=config.timeframe,
         funding_rate=Decimal(0),
         fault_seed=fault_seed,
+        keys=[key],
     )
-    with SimulatorThread(build_simulator(options)) as thread:
-        stage = Stage(thread, candles, timeframe_ms)
+    simulator = build_simulator(options)
+    if wrap is not None:
+        # Served as is by uvicorn: any ASGI app does (the field's type says Starlette).
+        simulator = replace(simulator, app=cast(Starlette, wrap(simulator.app)))
+    with SimulatorThread(simulator) as thread:
+        stage = Stage(thread, candles, timeframe_ms, Credentials(key.key, SecretStr(key.secret)))
         try:
             yield stage
         finally:

@@ -118,6 +118,9 @@ def create_app(
         delay = faults.delay_s()
         if delay:
             await asyncio.sleep(delay)
+        if fault is FaultKind.HANG:
+            await asyncio.sleep(faults.settings.timeout_s)
+            return _DroppedConnection()
         if fault is not None and not fault.executes:
             return _fault_response(fault)
         try:

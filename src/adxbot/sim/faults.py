@@ -8,6 +8,8 @@ whose path contains a given text) and otherwise at random by the configured rate
 - `rate_limit`: BingX error 100410 (HTTP 200), not executed;
 - `http_429`: HTTP 429, not executed;
 - `drop`: the connection is cut before the request is executed;
+- `hang`: the answer is held back for `timeout_s` seconds and the request is NOT executed
+  (it never reached the matching engine: the client times out all the same);
 - `timeout`: the request IS executed, but the answer is held back for `timeout_s`
   seconds (the dangerous case: the client cannot know the outcome);
 - `drop_after`: the request IS executed, then the connection is cut mid-answer.
@@ -36,6 +38,7 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     HTTP_429 = "http_429"
     DROP = "drop"
+    HANG = "hang"
     TIMEOUT = "timeout"
     DROP_AFTER = "drop_after"
 
