@@ -8,7 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -50,7 +50,7 @@ class BotTiming:
     """Run the client's rate-limit windows this much faster (a simulator at that speed)."""
     max_sleep_s: float = MAX_SLEEP_S
     """Longest sleep between looks at the exchange's clock (a stepped simulator: short)."""
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = field(default_factory=Timeouts)
     """How long the client waits for BingX's answers."""
 
     def limiter(self) -> RateLimiter:

@@ -146,6 +146,10 @@ def _api_errors(ctx: Ctx) -> int:
     )
 
 
+def _more_rejected(ctx: Ctx, before: int) -> Callable[[], bool]:
+    return lambda: _rejected(ctx) > before
+
+
 def _rejected(ctx: Ctx) -> int:
     return sum(1 for o in ctx.driver.store.orders() if o.status.value == "rejected")
 
@@ -261,7 +265,7 @@ def order_rejected(ctx: Ctx) -> None:
         requests_before, _ = stage.requests_and_faults()
         stage.reject_orders(1, code, message)
         before = _rejected(ctx)
-        driver.trade_until_entry(condition=lambda: _rejected(ctx) > before)
+        driver.trade_until_entry(condition=_more_rejected(ctx, before))
         order = next(o for o in driver.store.orders() if o.status.value == "rejected")
         c.expect(message in order.reason, f"{code}: recorded as rejected: {order.reason!r}")
         attempts = [
@@ -372,7 +376,7 @@ def liquidation(ctx: Ctx) -> None:
 
 def gap_through_stop(ctx: Ctx) -> None:
     """The price gaps far through the stop: the fill is worse than the stop price."""
-    c, driver, stage = ctx.checks, ctx.driver, ctx.stage
+    c, driver = ctx.checks, ctx.driver
     _open_position(ctx)
     (record,) = driver.store.open_positions()
     _through_stop(ctx, 6.0)
