@@ -17,6 +17,7 @@ from adxbot.cli.config_cmd import init, show_config
 from adxbot.cli.demo_cmd import demo
 from adxbot.cli.emergency_cmd import emergency_stop
 from adxbot.cli.reconcile_cmd import reconcile
+from adxbot.cli.rehearse_cmd import rehearse
 from adxbot.cli.run_cmd import run
 from adxbot.cli.sim_cmd import sim
 from adxbot.cli.simctl_cmd import sim_ctl
@@ -40,6 +41,7 @@ app.command("emergency-stop")(emergency_stop)
 app.command()(halt)
 app.command()(init)
 app.command()(reconcile)
+app.command()(rehearse)
 app.command("reset-breaker")(reset_breaker)
 app.command()(run)
 app.command("show-config")(show_config)

@@ -116,8 +116,8 @@ class SimulatorThread:
         self._socket = loopback_socket(host)
         self.port: int = self._socket.getsockname()[1]
         self.base_url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(
-            simulator.app, log_level="warning", access_log=False, lifespan="off"
+        config = uvicorn.Config(  # no log_config: records go to the host's own logging
+            simulator.app, log_level="warning", access_log=False, lifespan="off", log_config=None
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
