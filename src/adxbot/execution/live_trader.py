@@ -423,7 +423,11 @@ class LiveTrader:
         spec = self._spec(
             OrderPurpose.EXIT, position.direction, client_id, quantity=position.quantity
         )
-        report = await self._send(spec, OrderPurpose.EXIT, reason=reason)
+        record = next(
+            (p for p in self._store.open_positions() if p.direction is position.direction), None
+        )
+        position_id = record.position_id if record is not None else None
+        report = await self._send(spec, OrderPurpose.EXIT, position_id, reason=reason)
         if report is not None:
             report = await confirm_filled(
                 self._client, self._symbol, report, self._policy, clock=time.monotonic
