@@ -539,6 +539,25 @@ def test_soak_recorded_trades_match_the_exchange_fills(soak: Soak) -> None:
     with soak.store() as store:
         trades = store.trades()
         still_open = store.open_positions()
+        orders = store.orders()
+    fills = {o["clientOrderId"]: o for o in soak.account["orders"] if o["status"] == "FILLED"}
+    # Each trade at its exchange fills: the entry's and the exit's price and fees.
+    wrong = []
+    for trade in trades:
+        mine = [o for o in orders if o.position_id == trade.position_id]
+        filled = [fills[o.client_order_id] for o in mine if o.client_order_id in fills]
+        entry = [f for f in filled if f["clientOrderId"].endswith("-e")]
+        exit_ = [f for f in filled if not f["clientOrderId"].endswith("-e")]
+        fees = sum((-Decimal(f["commission"]) for f in filled), Decimal(0))
+        if (
+            len(entry) != 1
+            or len(exit_) != 1
+            or Decimal(entry[0]["avgPrice"]) != trade.entry_price
+            or Decimal(exit_[0]["avgPrice"]) != trade.exit_price
+            or fees != trade.fees
+        ):
+            wrong.append((trade, filled))
+    assert wrong == []
     # The exchange's wallet is the start plus every recorded trade's net P&L, less the entry
     # fee of a position still open (funding is 0).
     open_fees = sum((p.entry_fee for p in still_open), Decimal(0))
