@@ -250,9 +250,10 @@ def order_timeout(ctx: Ctx) -> None:
         before = _filled_entries(ctx)
         _open_position(ctx)
         what = "executed" if executed else "not executed"
+        filled, held = _filled_entries(ctx) - before, len(stage.positions())
         c.expect(
-            _filled_entries(ctx) == before + 1 and len(stage.positions()) == 1,
-            f"timeout, order {what}: exactly one position",
+            filled == 1 and held == 1,
+            f"timeout, order {what}: exactly one position ({filled} entry filled, {held} held)",
         )
         c.expect(driver.consistency().ok, f"timeout, order {what}: recorded and protected")
         _through_stop(ctx, 0.5)
