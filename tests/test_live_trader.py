@@ -19,6 +19,7 @@ from adxbot.config import parse_config
 from adxbot.domain.enums import Direction, ExitReason, OrderStatus, OrderType
 from adxbot.errors import ConfigError, InvalidOrder
 from adxbot.exchange.client import BingXClient
+from adxbot.exchange.errors import RateLimited
 from adxbot.exchange.models import OrderReport
 from adxbot.exchange.orders import OrderSpec
 from adxbot.exchange.server_clock import ServerClock
@@ -318,3 +319,60 @@ def test_entry_when_write_times_out_after_execution_then_exactly_one_position(
 
     assert len(positions) == 1
     assert len([o for o in history["orders"] if o["type"] == "MARKET"]) == 1
+
+
+@pytest.mark.parametrize("fault", [FaultKind.RATE_LIMIT, FaultKind.HTTP_429])
+def test_entry_when_rate_limited_then_sent_again_after_the_wait_and_one_position(
+    fault: FaultKind, tmp_path: Path
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        sim.simulator.faults.schedule(fault, 1, "trade/order")
+
+        async def go() -> list[str]:
+            async with live_rig(sim.base_url, database) as rig:
+                report = await rig.trader.execute_signal(
+                    Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+                )
+                assert report.denied is None, report
+                return [e.message for e in rig.store.events(limit=50)]
+
+        messages = asyncio.run(go())
+        positions = _positions(sim)
+        orders = _open_orders(sim)
+
+    assert any("attempt 1: not sent, rate limited" in m for m in messages), messages
+    assert any("attempt 2: accepted" in m for m in messages), messages
+    assert len(positions) == 1
+    assert {o["type"] for o in orders} == {"STOP_MARKET", "TAKE_PROFIT_MARKET"}
+
+
+class _BannedClient(BingXClient):
+    """Answers every order as BingX does to an IP banned for the next hour."""
+
+    async def place_order(self, spec: OrderSpec) -> OrderReport:
+        raise RateLimited(
+            "BingX trade/order: 100410 banned (test)",
+            code=100410,
+            unblocked_at_ms=self.clock.now_ms() + 3_600_000,
+        )
+
+
+def test_entry_when_banned_for_longer_than_the_wait_allows_then_one_attempt_and_not_placed(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database, client_class=_BannedClient) as rig:
+                report = await rig.trader.execute_signal(
+                    Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+                )
+                messages = [e.message for e in rig.store.events(limit=50)]
+                assert report.denied == "entry rejected"
+                assert len([m for m in messages if " attempt " in m]) == 1, messages
+                assert any("not placed" in m for m in messages), messages
+
+        asyncio.run(go())
+        assert _positions(sim) == []

@@ -27,6 +27,7 @@ from adxbot.exchange.errors import (
     ExchangeError,
     OrderNotFound,
     OutcomeUnknown,
+    RateLimited,
     TemporaryError,
 )
 from adxbot.exchange.models import OrderReport
@@ -47,6 +48,8 @@ class PlacementPolicy:
     backoff_s: float = 0.5
     confirm_timeout_s: float = 10.0
     poll_s: float = 0.2
+    max_rate_limit_wait_s: float = 10.0
+    """A rate limit that asks for a longer wait ends the attempts (the order was not sent)."""
 
 
 async def place_order_with_retry(
@@ -75,15 +78,31 @@ async def place_order_with_retry(
                 on_attempt(attempt, f"found on the exchange: {found.status.value}")
                 return found
             last_error = e
-        except TemporaryError as e:  # not sent (no connection, rate limit...): safe to resend
+        except TemporaryError as e:  # not sent (no connection, 5xx before sending...)
             on_attempt(attempt, f"not sent ({e})")
             last_error = e
+        except RateLimited as e:  # refused before execution: safe to resend after the wait
+            wait_s = _rate_limit_wait_s(client, e)
+            on_attempt(attempt, f"not sent, rate limited ({e}); wait {wait_s:.1f} s")
+            last_error = e
+            if wait_s > policy.max_rate_limit_wait_s:
+                break
+            if attempt < policy.attempts:
+                await sleep(max(wait_s, policy.backoff_s * 2 ** (attempt - 1)))
+            continue
         if attempt < policy.attempts:
             await sleep(policy.backoff_s * 2 ** (attempt - 1))
     raise OrderNotPlaced(
-        f"order {spec.client_order_id} could not be placed in {policy.attempts} attempts "
+        f"order {spec.client_order_id} could not be placed in {attempt} attempts "
         f"and the exchange confirms it does not exist: {last_error}"
     )
+
+
+def _rate_limit_wait_s(client: BingXClient, error: RateLimited) -> float:
+    """Return how long BingX asks to wait before the next request."""
+    if error.unblocked_at_ms is not None:
+        return max(0.0, (error.unblocked_at_ms - client.clock.now_ms()) / 1000)
+    return error.retry_after_s
 
 
 async def _look_up(
