@@ -43,11 +43,9 @@ the tally (kills per point, checks, violations, time):
     uv run pytest tests/test_crash_campaign.py -s
     ADXBOT_CRASH_KILLS=1000 uv run pytest tests/test_crash_campaign.py -s
 
-Open bugs the campaign finds are named here (`CLOSE_DECIDED_AGAIN`, `TAKE_PROFIT_PASSED`),
-each with a deterministic test of its own; `KNOWN_FAILING` lists the CI-size seeds that
-find them.  Those are strict xfails that accept only `KnownBugs` (every violation matched
-to a named bug by its evidence): any other violation fails them, and a fix that makes one
-pass fails it too, until its mark goes.  At other sizes every seed must be clean.
+Each bug the campaign found has a deterministic test of its own below: a close decided
+again after a restart (it reuses or follows its earlier attempt), and a take-profit the
+price passed while the bot was dead (the exit is taken at market).
 """
 
 from __future__ import annotations
@@ -331,18 +329,6 @@ class Violation:
             f"seed {self.seed}, kill {self.kill} ({self.point}):\n{lines}\n{before}\n"
             f"{events}\n{self.logs}"
         )
-
-    def known_bug(self) -> str | None:
-        """Return the open bug this violation is, by its evidence (None: not a known one)."""
-        if all(p.endswith("has no take-profit") for p in self.problems) and any(
-            "take_profit_market" in e and "would fire at once" in e for e in self.events
-        ):
-            return TAKE_PROFIT_PASSED
-        if all(" crashed: exit 1" in p for p in self.problems) and re.search(
-            r"DatabaseError: order adxl\w+-[0-9a-f]+-x\w* is already in", self.logs
-        ):
-            return CLOSE_DECIDED_AGAIN
-        return None
 
 
 @dataclass(slots=True)
@@ -777,49 +763,8 @@ def _kills_of(seed: int) -> int:
     return KILLS // SEEDS + (1 if seed < KILLS % SEEDS else 0)
 
 
-TAKE_PROFIT_PASSED = (
-    "open bug (issue 7 campaign): a position whose take-profit level the price passed while "
-    "the bot was dead, before its protection was placed, stays without a take-profit after "
-    "the restart: BingX refuses the trigger order (109400 would fire at once) and the live "
-    "trader neither closes the position nor tries another way (the stop-loss is there)"
-)
-CLOSE_DECIDED_AGAIN = (
-    "open bug (issue 7 campaign): a bot killed after storing a close's intent (at "
-    "exit.intent_stored, or its request lost on the wire) decides the same close again after "
-    "its restart, under the same client id, and TradeStore.add_order refuses it "
-    "(DatabaseError 'order ...-x... is already in ...'): the bot exits 1 at start-up, at every "
-    "restart; a strategy close (-xsi*) until its candle is too old to trade on, a close for "
-    "a stop-loss that cannot be placed (-xpr*, reconciliation) for ever, the position left "
-    "without its stop-loss"
-)
-KNOWN_FAILING = {
-    1: CLOSE_DECIDED_AGAIN,
-    2: CLOSE_DECIDED_AGAIN,
-    3: CLOSE_DECIDED_AGAIN,
-    4: f"{CLOSE_DECIDED_AGAIN}; and {TAKE_PROFIT_PASSED}",
-    5: f"{CLOSE_DECIDED_AGAIN}; and {TAKE_PROFIT_PASSED}",
-}
-"""CI-size seeds that find open bugs: expected to fail with `KnownBugs` (strictly: a seed
-that passes must leave this list; any other violation fails the test as usual)."""
-
-
-class KnownBugs(AssertionError):
-    """Every violation found is an open bug named in this module (no other kind)."""
-
-
-def _seed_param(seed: int) -> Any:
-    reason = KNOWN_FAILING.get(seed) if KILLS == DEFAULT_KILLS else None
-    marks = [pytest.mark.xfail(strict=True, raises=KnownBugs, reason=reason)] if reason else []
-    return pytest.param(seed, marks=marks)
-
-
 def _assert_no_violation(tally: Tally) -> None:
-    """Fail on any violation: with `KnownBugs` when each is an open bug named here."""
-    unknown = [v for v in tally.violations if v.known_bug() is None]
-    assert not unknown, "\n\n".join(v.describe() for v in unknown)
-    if tally.violations:
-        bugs = sorted({str(v.known_bug()) for v in tally.violations})
-        raise KnownBugs("\n".join(bugs) + "\n\n" + tally.violations[0].describe())
+    assert not tally.violations, "\n\n".join(v.describe() for v in tally.violations)
 
 
 @contextmanager
@@ -846,7 +791,7 @@ def _point(name: str) -> KillPoint:
     return next(point for point in KILL_POINTS if point.name == name)
 
 
-@pytest.mark.parametrize("seed", [_seed_param(seed) for seed in range(SEEDS)])
+@pytest.mark.parametrize("seed", range(SEEDS))
 def test_crash_campaign_when_killed_at_every_order_step_then_restart_reconciles(
     seed: int, tmp_path: Path
 ) -> None:
@@ -904,7 +849,6 @@ def test_wire_killer_when_entry_request_killed_then_executed_only_once_answered(
     assert not campaign.tally.violations
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBugs, reason=CLOSE_DECIDED_AGAIN)
 def test_crash_when_killed_after_storing_a_close_then_restart_at_once_runs_on(
     tmp_path: Path,
 ) -> None:
@@ -917,7 +861,6 @@ def test_crash_when_killed_after_storing_a_close_then_restart_at_once_runs_on(
     _assert_no_violation(campaign.tally)
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBugs, reason=CLOSE_DECIDED_AGAIN)
 def test_crash_when_killed_closing_a_position_it_cannot_protect_then_restart_closes_it(
     tmp_path: Path,
 ) -> None:
@@ -937,7 +880,6 @@ def test_crash_when_killed_closing_a_position_it_cannot_protect_then_restart_clo
     assert held is None
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBugs, reason=TAKE_PROFIT_PASSED)
 def test_crash_when_price_passes_take_profit_while_dead_then_restart_protects_position(
     tmp_path: Path,
 ) -> None:

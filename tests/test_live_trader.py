@@ -376,3 +376,69 @@ def test_entry_when_banned_for_longer_than_the_wait_allows_then_one_attempt_and_
 
         asyncio.run(go())
         assert _positions(sim) == []
+
+
+class _StopAndFirstCloseRejectingClient(_StopRejectingClient):
+    """Refuses every stop-loss and the first close at market."""
+
+    closes_refused = 0
+
+    async def place_order(self, spec: OrderSpec) -> OrderReport:
+        if spec.order_type is OrderType.MARKET and spec.reduce_only:
+            if type(self).closes_refused == 0:
+                type(self).closes_refused += 1
+                raise InvalidOrder("close refused (test)")
+        return await super().place_order(spec)
+
+
+def test_close_for_failed_protection_when_refused_then_next_reconciliation_closes_anew(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+
+        async def go() -> list[str]:
+            client = _StopAndFirstCloseRejectingClient
+            async with live_rig(sim.base_url, database, client_class=client) as rig:
+                await rig.trader.execute_signal(
+                    Signal(Action.ENTER_LONG, candle_at(sim.price(), sim.now_ms() - 300_000))
+                )
+                assert len(rig.store.open_positions()) == 1  # its close was refused
+                report = await rig.trader.reconcile_positions()
+                assert report.consistent, report
+                assert rig.store.open_positions() == []
+                trades = rig.store.trades()
+                assert [t.exit_reason for t in trades] == [ExitReason.PROTECTION_FAILED]
+                return [
+                    o.client_order_id for o in rig.store.orders() if o.purpose is OrderPurpose.EXIT
+                ]
+
+        exits = asyncio.run(go())
+        assert _positions(sim) == []
+
+    assert len(exits) == 2
+    assert len(set(exits)) == 2  # the second close has an id of its own
+
+
+def test_adopted_position_when_price_already_past_take_profit_then_closed_at_market(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "live.sqlite3"
+    with running_simulator() as sim:
+        sim.client.place(side="BUY", positionSide="BOTH", type="MARKET", quantity="0.01")
+        sim.jump(6)  # beyond the 4 % take-profit: BingX refuses a trigger that fires at once
+
+        async def go() -> None:
+            async with live_rig(sim.base_url, database) as rig:
+                report = await rig.trader.reconcile_positions()
+                assert report.consistent, report
+                assert rig.store.open_positions() == []
+                trades = rig.store.trades()
+                assert [t.exit_reason for t in trades] == [ExitReason.TAKE_PROFIT]
+                assert trades[0].pnl > 0
+                again = await rig.trader.reconcile_positions()
+                assert again.discrepancies == ()
+
+        asyncio.run(go())
+        assert _positions(sim) == []
+        assert _open_orders(sim) == []

@@ -401,12 +401,40 @@ class LiveTrader:
         )
         if stop_loss:
             placed.append(stop_id)
-        if take_profit and await self._send(take, OrderPurpose.TAKE_PROFIT, key) is not None:
+        taken = not take_profit or await self._send(take, OrderPurpose.TAKE_PROFIT, key) is not None
+        if take_profit and taken:
             placed.append(take_id)
         self._store.update_position(
             replace(position, stop_loss=levels.stop_loss, take_profit=levels.take_profit)
         )
+        if not taken:
+            await self._take_profit_now(position, levels.take_profit, key)
         return placed
+
+    async def _take_profit_now(self, position: PositionRecord, level: Decimal, key: int) -> None:
+        """Close at market a position whose take-profit level the price has already passed.
+
+        BingX refuses a trigger that would fire at once, so the take-profit of a position
+        whose price moved beyond it (while the bot was down, or between the fill and the
+        protection) cannot be placed: the exit it stands for is taken now.  Any other
+        refusal leaves the stop-loss protecting and the next reconciliation tries again.
+        """
+        price = await self._client.get_current_price(self._symbol)
+        if (price - level) * position.direction.sign < 0:
+            log.warning(
+                "take-profit of %s not placed; reconciliation tries again", position.direction
+            )
+            return
+        self._event(
+            EventKind.ORDER,
+            f"the price {price} is past the take-profit {level} of {position.direction.value}: "
+            "closing at market",
+            Severity.WARNING,
+            {"position_id": position.position_id},
+        )
+        for report in await self._exchange_positions():
+            if report.direction is position.direction:
+                await self._close(report, key, ExitReason.TAKE_PROFIT)
 
     async def _close(
         self,
@@ -417,17 +445,18 @@ class LiveTrader:
         cancel: bool = True,
     ) -> list[str]:
         """Close a position at market (reduce-only), confirm, cancel its protection."""
-        client_id = self._client_id(
-            OrderPurpose.EXIT, key, f"{reason.value[:2]}{position.direction.value[0]}"
-        )
-        spec = self._spec(
-            OrderPurpose.EXIT, position.direction, client_id, quantity=position.quantity
-        )
-        record = next(
-            (p for p in self._store.open_positions() if p.direction is position.direction), None
-        )
-        position_id = record.position_id if record is not None else None
-        report = await self._send(spec, OrderPurpose.EXIT, position_id, reason=reason)
+        tag = f"{reason.value[:2]}{position.direction.value[0]}"
+        client_id, report = await self._close_attempt(key, tag)
+        if report is None:  # no earlier attempt of this close is still working: send one
+            spec = self._spec(
+                OrderPurpose.EXIT, position.direction, client_id, quantity=position.quantity
+            )
+            record = next(
+                (p for p in self._store.open_positions() if p.direction is position.direction),
+                None,
+            )
+            position_id = record.position_id if record is not None else None
+            report = await self._send(spec, OrderPurpose.EXIT, position_id, reason=reason)
         if report is not None:
             report = await confirm_filled(
                 self._client, self._symbol, report, self._policy, clock=time.monotonic
@@ -446,6 +475,27 @@ class LiveTrader:
             await self._cancel_protection(position.direction)
         await self._record_vanished(self._last_positions or [], reason=reason)
         return [client_id]
+
+    async def _close_attempt(self, key: int, tag: str) -> tuple[ClientOrderId, OrderReport | None]:
+        """Return the client id for this close, and the report of its attempt still working.
+
+        The same decision (a candle's exit, a position's failed protection) derives the same
+        id, so a close decided again after a crash or a refusal finds its earlier attempts in
+        the database.  One the exchange still works on is followed, not doubled; one that
+        ended (filled, refused, or that never reached the exchange) gets a successor with
+        the next number: `-xsil`, `-xsil1`, `-xsil2`...
+        """
+        attempt = 0
+        while True:
+            client_id = self._client_id(OrderPurpose.EXIT, key, tag + (str(attempt or "")))
+            stored = self._store.order(client_id)
+            if stored is None:
+                return client_id, None
+            if not stored.status.is_final:
+                report = await self._settle(stored)
+                if report is not None and not report.status.is_final:
+                    return client_id, report
+            attempt += 1
 
     async def _cancel_protection(self, direction: Direction) -> None:
         for order in self._store.open_orders():
@@ -556,20 +606,29 @@ class LiveTrader:
         for order in self._store.open_orders():
             if order.exchange_order_id is not None:
                 continue  # acknowledged: monitoring and protection checks follow it
-            client_id = ClientOrderId(order.client_order_id)
-            report = await self._client.find_order(self._symbol, client_id)
-            if report is None:
-                self._store.update_order(
-                    client_id,
-                    OrderStatus.CANCELED,
-                    self._clock.now_ms(),
-                    reason="never reached the exchange (settled at reconciliation)",
-                )
-                settled.append(f"{client_id}: never reached the exchange")
-                continue
-            self._record_order_state(client_id, report)
-            settled.append(f"{client_id}: {report.status.value} on the exchange")
+            report = await self._settle(order)
+            state = (
+                "never reached the exchange"
+                if report is None
+                else f"{report.status.value} on the exchange"
+            )
+            settled.append(f"{order.client_order_id}: {state}")
         return settled
+
+    async def _settle(self, order: OrderRecord) -> OrderReport | None:
+        """Record an order as the exchange has it; None (and closed) if it never arrived."""
+        client_id = ClientOrderId(order.client_order_id)
+        report = await self._client.find_order(self._symbol, client_id)
+        if report is None:
+            self._store.update_order(
+                client_id,
+                OrderStatus.CANCELED,
+                self._clock.now_ms(),
+                reason="never reached the exchange (settled by a lookup)",
+            )
+            return None
+        self._record_order_state(client_id, report)
+        return report
 
     def _entry_of(self, held: PositionReport) -> OrderRecord | None:
         """Return the filled entry of `held` that no position record claims yet, if any."""
