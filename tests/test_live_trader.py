@@ -384,10 +384,10 @@ class _StopAndFirstCloseRejectingClient(_StopRejectingClient):
     closes_refused = 0
 
     async def place_order(self, spec: OrderSpec) -> OrderReport:
-        if spec.order_type is OrderType.MARKET and spec.reduce_only:
-            if type(self).closes_refused == 0:
-                type(self).closes_refused += 1
-                raise InvalidOrder("close refused (test)")
+        closing = spec.order_type is OrderType.MARKET and spec.reduce_only
+        if closing and type(self).closes_refused == 0:
+            type(self).closes_refused += 1
+            raise InvalidOrder("close refused (test)")
         return await super().place_order(spec)
 
 

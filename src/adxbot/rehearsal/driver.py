@@ -103,8 +103,12 @@ class Driver:
             raise RehearsalError(f"the bot did not process the last candle in {timeout_s} s")
 
     def step_candle(self, timeout_s: float = 30.0) -> None:
-        """Wait for the bot to catch up, then close one more candle."""
+        """Wait for the bot to catch up, then close one more candle (none for a dead bot:
+        what a restart does must be seen before the market moves on)."""
         self.wait_caught_up(timeout_s)
+        life = self.life
+        if life is not None and not life.alive:
+            return
         self.stage.step(self.stage.timeframe_ms)
 
     def advance_until(

@@ -114,10 +114,32 @@ def _open_position(ctx: Ctx) -> dict[str, Any]:
 def _through_stop(ctx: Ctx, beyond_percent: float) -> None:
     """Gap the price `beyond_percent` past the held position's stop-loss, then close a candle."""
     (position,) = ctx.stage.positions()
-    stop = float(ctx.config.exit_strategy.stop_loss_percent)
-    move = stop + beyond_percent
-    ctx.stage.jump(-move if position["positionSide"] == "LONG" else move)
-    ctx.driver.advance_until(lambda: not ctx.driver.store.open_positions(), max_candles=3)
+    long = position["positionSide"] == "LONG"
+    # From the stop's own level, not the entry's: the price may have moved since the entry.
+    entry = Decimal(position["avgPrice"])
+    stop_percent = ctx.config.exit_strategy.stop_loss_percent
+    stop = entry * (1 - stop_percent / 100) if long else entry * (1 + stop_percent / 100)
+    target = stop * (
+        1 - Decimal(beyond_percent) / 100 if long else 1 + Decimal(beyond_percent) / 100
+    )
+    held = {p.position_id for p in ctx.driver.store.open_positions()}
+
+    def closed() -> bool:  # that position: a new one may open on the same candle
+        return not held & {p.position_id for p in ctx.driver.store.open_positions()}
+
+    ctx.stage.jump(float((target / ctx.stage.price() - 1) * 100))
+    if not ctx.driver.advance_until(closed, max_candles=3):
+        # Later checks would count this position again: say what really went wrong.
+        raise RehearsalError(f"the stop-loss did not close the position at {ctx.stage.price()}")
+
+
+def _flatten(ctx: Ctx) -> None:
+    """Stop out the held position, and any the bot opens on the same candle."""
+    for _ in range(5):
+        if not ctx.stage.positions():
+            return
+        _through_stop(ctx, 0.5)
+    raise RehearsalError("the bot kept re-entering: not flat after 5 stop-outs")
 
 
 def _balance(ctx: Ctx) -> Decimal:
@@ -256,7 +278,7 @@ def order_timeout(ctx: Ctx) -> None:
             f"timeout, order {what}: exactly one position ({filled} entry filled, {held} held)",
         )
         c.expect(driver.consistency().ok, f"timeout, order {what}: recorded and protected")
-        _through_stop(ctx, 0.5)
+        _flatten(ctx)  # the next case counts its own entry from flat
 
 
 def order_rejected(ctx: Ctx) -> None:
