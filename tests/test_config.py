@@ -26,9 +26,8 @@ ORIGINAL_PLAN = """{"initial_capital": 1000.0, "leverage": 5, "symbol": "BTC-USD
 """
 
 TOP_LEVEL_KEYS = (
-    "bot, contract, exchange, exit_strategy, fees, initial_capital, leverage, live, "
-    "position_sizing, "
-    "risk_management, strategy, symbol, timeframe"
+    "alerts, bot, contract, dashboard, exchange, exit_strategy, fees, initial_capital, "
+    "leverage, live, metrics, position_sizing, risk_management, strategy, symbol, timeframe"
 )
 
 

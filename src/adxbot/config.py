@@ -213,6 +213,57 @@ class LiveSettings(_Section):
     """Compare the exchange's positions and orders with the database this often."""
 
 
+class DashboardSettings(_Section):
+    """`adxbot dashboard`: where it listens and how its sessions and watchdog behave.
+
+    Its password is a secret: ADXBOT_DASHBOARD_PASSWORD in the environment or config/.env.
+    """
+
+    host: str = "127.0.0.1"
+    """Loopback by default; any other address also needs the password (it always does)."""
+    port: StrictInt = Field(5900, ge=1, le=65535)
+    session_hours: StrictInt = Field(12, ge=1, le=720)
+    """How long a login lasts."""
+    refresh_seconds: StrictInt = Field(5, ge=1, le=300)
+    """How often the pages fetch fresh data."""
+
+
+class AlertEvent(StrEnum):
+    """What an alert can be sent for."""
+
+    START_STOP = "start_stop"
+    TRADE_OPENED = "trade_opened"
+    TRADE_CLOSED = "trade_closed"
+    BREAKER = "breaker"
+    RECONCILIATION = "reconciliation"
+    ERRORS = "errors"
+    HEARTBEAT = "heartbeat"
+
+
+class AlertSettings(_Section):
+    """Alerts through apprise; the channels are secrets: ADXBOT_ALERT_URLS (space separated
+    apprise URLs, e.g. tgram://..., discord://..., mailto://..., ntfy://..., json://...)
+    in the environment or config/.env."""
+
+    events: tuple[AlertEvent, ...] = tuple(AlertEvent)
+    """Which kinds of alert to send (default: all)."""
+    repeated_errors: StrictInt = Field(3, ge=1, le=1000)
+    """Alert when this many error events fall inside `repeated_errors_minutes`."""
+    repeated_errors_minutes: StrictInt = Field(10, ge=1, le=1440)
+    heartbeat_stale_seconds: StrictInt = Field(120, ge=10, le=86400)
+    """The bot's heartbeat older than this is 'missing' (dashboard watchdog, `status`)."""
+    retry_seconds: StrictInt = Field(30, ge=1, le=3600)
+    """A channel that failed is tried again after this long (doubling, at most an hour)."""
+
+
+class MetricsSettings(_Section):
+    """Prometheus `/metrics` served by the running bot itself."""
+
+    enabled: StrictBool = False
+    host: str = "127.0.0.1"
+    port: StrictInt = Field(9310, ge=1, le=65535)
+
+
 class BotConfig(_Section):
     """The whole configuration file."""
 
@@ -229,6 +280,9 @@ class BotConfig(_Section):
     exchange: ExchangeSettings = ExchangeSettings()
     bot: BotSettings = BotSettings()
     live: LiveSettings = LiveSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    alerts: AlertSettings = AlertSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _history_covers_warmup(self) -> BotConfig:

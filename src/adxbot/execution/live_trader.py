@@ -352,7 +352,7 @@ class LiveTrader:
             client_id, OrderStatus.FILLED, self._clock.now_ms(), position_id=record.position_id
         )
         self._event(
-            EventKind.ORDER,
+            EventKind.TRADE_OPENED,
             f"opened {direction.value} {final.filled_quantity} @ {entry_price}",
             data={"position_id": record.position_id},
         )

@@ -259,7 +259,7 @@ class PaperTrader:
                     position_id=record.position_id,
                 )
         self._event(
-            EventKind.ORDER,
+            EventKind.TRADE_OPENED,
             f"opened {trade.direction.value} {trade.quantity} @ {trade.entry_price}"
             f" (SL {record.stop_loss}, TP {record.take_profit})",
             data={"position_id": record.position_id},

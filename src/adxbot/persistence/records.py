@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     SIGNAL = "signal"
     RISK_DENIED = "risk_denied"
     ORDER = "order"
+    TRADE_OPENED = "trade_opened"
     TRADE_CLOSED = "trade_closed"
     BREAKER_TRIPPED = "breaker_tripped"
     BREAKER_RESET = "breaker_reset"
