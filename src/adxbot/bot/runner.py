@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 from adxbot.bot.candle_window import CandleWindow
 from adxbot.bot.exchange_clock import ExchangeClock
 from adxbot.bot.market_time import MarketTime
+from adxbot.bot.systemd_notify import SystemdNotifier
 from adxbot.clock import Clock
 from adxbot.config import BotConfig
 from adxbot.domain.candles import Bar
@@ -95,7 +97,10 @@ class TradingBot:
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
         max_sleep_s: float = MAX_SLEEP_S,
         monotonic: Callable[[], float] = time.monotonic,
+        systemd: SystemdNotifier | None = None,
     ) -> None:
+        """`systemd` tells systemd the bot's state and feeds its watchdog from the candle
+        loop (default: the one `NOTIFY_SOCKET` and `WATCHDOG_USEC` ask for, if any)."""
         self._config = config
         self._client = client
         self._clock = clock
@@ -109,6 +114,11 @@ class TradingBot:
         self._monotonic = monotonic
         self._retry_delays_s = retry_delays_s
         self._max_sleep_s = max_sleep_s
+        self._systemd = systemd or SystemdNotifier.from_environment()
+        interval = self._systemd.watchdog_interval_s
+        # Wake at least twice per watchdog interval, so the loop feeds it in time however
+        # long it waits (for the next candle, or after an exchange error).
+        self._wake_s = math.inf if interval is None else interval / 2
         self._tf_ms = config.timeframe.ms
         self._window = CandleWindow(config.bot.history_candles)
         self._candles = 0
@@ -124,12 +134,17 @@ class TradingBot:
         """Trade until `stop` is set or `duration_s` (local seconds) have passed."""
         deadline = None if duration_s is None else self._monotonic() + duration_s
         if not await self._start(stop):
+            self._systemd.stopping("stopping: stop requested during start-up")
             self._finish("stop requested during start-up")
             return RunSummary(0, 0, 0, self._errors, "stop requested during start-up")
+        self._systemd.ready(self._status_line() if self._systemd.enabled else "")
         heartbeat = self._supervised(self._heartbeat(stop), "heartbeat", stop)
         stopped_by = "stop requested"
         try:
             while not stop.is_set():
+                # The watchdog is fed here and in `_pause`, never by a task of its own:
+                # if this loop hangs, systemd stops hearing from it and restarts the bot.
+                self._systemd.alive()
                 if deadline is not None and self._monotonic() >= deadline:
                     stopped_by = "duration reached"
                     break
@@ -143,6 +158,7 @@ class TradingBot:
                 await heartbeat
             if self._task_failure is not None:
                 stopped_by = f"the {heartbeat.get_name()} task failed"
+            self._systemd.stopping(f"stopping: {stopped_by}")
             self._finish(stopped_by)
         if self._task_failure is not None:
             raise self._task_failure
@@ -188,7 +204,7 @@ class TradingBot:
             if closed:
                 break
             self._note_error("the exchange sent no closed candle at start-up")
-            if await _stopped_within(stop, self._retry_delays_s[-1] / self._clock.rate):
+            if await self._pause(stop, self._retry_delays_s[-1] / self._clock.rate):
                 return False
         # One candle behind is a lagging view at a rollover (the guards make re-processing
         # harmless); more means this database saw a market this exchange has not.
@@ -328,13 +344,13 @@ class TradingBot:
         wait = min(self._clock.seconds_until(due_ms), longest)
         if deadline is not None:
             wait = min(wait, max(0.0, deadline - self._monotonic()))
-        if wait > 0 and await _stopped_within(stop, wait):
+        if wait > 0 and await self._pause(stop, wait):
             return
         now = await self._retrying(self._clock.sync, stop)
         if now is None:
             return
         if now < due_ms:  # early (a paused or stepped simulator): look again shortly
-            await _stopped_within(stop, min(max(self._clock.seconds_until(due_ms), 0.01), longest))
+            await self._pause(stop, min(max(self._clock.seconds_until(due_ms), 0.01), longest))
             return
         klines = await self._retrying(
             lambda: self._client.klines(
@@ -351,7 +367,7 @@ class TradingBot:
         fresh = [bar for bar in closed if bar.open_time_ms > last]
         if not fresh:
             # Closed on the clock but not served yet: ask again shortly.
-            await _stopped_within(stop, self._retry_delays_s[0] / self._clock.rate)
+            await self._pause(stop, self._retry_delays_s[0] / self._clock.rate)
             return
         if fresh[0].open_time_ms != last + self._tf_ms:
             skipped = (fresh[0].open_time_ms - last) // self._tf_ms - 1
@@ -373,9 +389,10 @@ class TradingBot:
             self._step_failures += 1
             delays = self._retry_delays_s
             delay = delays[min(self._step_failures, len(delays)) - 1]
-            await _stopped_within(stop, delay / self._clock.rate)
+            await self._pause(stop, delay / self._clock.rate)
             return
         self._step_failures = 0
+        self._report_status()
 
     async def _reconcile_when_due(self) -> None:
         """Compare records with the account every `live.reconcile_interval_minutes` of
@@ -478,14 +495,46 @@ class TradingBot:
         attempt = 0
         while True:
             try:
-                return await call()
+                answer = await call()
             except ExchangeError as e:
                 delays = self._retry_delays_s
                 delay = delays[min(attempt, len(delays) - 1)]
                 attempt += 1
                 self._note_error(f"exchange error: {e}; trying again in {delay:.1f} s")
-                if await _stopped_within(stop, delay):
+                self._systemd.status(f"exchange error ({attempt} in a row), retrying: {e}")
+                if await self._pause(stop, delay):
                     return None
+            else:
+                if attempt and self._window.last_open_ms is not None:
+                    self._report_status()
+                return answer
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Wait up to `seconds`, feeding the watchdog on the way; return True if `stop` was
+        set meanwhile."""
+        slices = 1 if math.isinf(self._wake_s) else max(1, math.ceil(seconds / self._wake_s))
+        for _ in range(slices):
+            self._systemd.alive()
+            if await _stopped_within(stop, seconds / slices):
+                return True
+        return False
+
+    def _report_status(self) -> None:
+        if self._systemd.enabled:  # the line reads the database: only when systemd listens
+            self._systemd.status(self._status_line())
+
+    def _status_line(self) -> str:
+        """Return what `systemctl status` shows: mode, market, last candle, positions."""
+        last = self._window.last_open_ms
+        candle = "none yet" if last is None else _utc(last)
+        positions = len(self._store.open_positions())
+        tripped = ", ".join(b.name for b in self._breakers.tripped())
+        state = f"HALTED ({tripped})" if tripped else "ACTIVE"
+        return (
+            f"{self._trader.mode.value.upper()} {self._config.symbol} "
+            f"{self._config.timeframe.value}: last candle {candle}, "
+            f"{positions} open position(s), trading {state}"
+        )
 
     def _event(
         self,
