@@ -20,7 +20,7 @@ from adxbot.backtest.runner import Backtester
 from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
 from adxbot.bot.runner import RunSummary
 from adxbot.bot.session import run_paper_bot
-from adxbot.config import BotConfig
+from adxbot.config import BotConfig, MetricsSettings
 from adxbot.domain.candles import CandleSeries
 from adxbot.domain.enums import ExitReason
 from adxbot.errors import ConfigError, DatabaseError
@@ -68,13 +68,14 @@ async def run_demo(
         SimOptions(speed=speed, start_ms=start_ms, rate_limits=False, symbol=config.symbol)
     )
     with SimulatorThread(simulator) as sim:
-        summary = await run_paper_bot(
-            config,
+        summary = await run_paper_bot(  # offline: no alerts to real channels, no metrics port
+            config.model_copy(update={"metrics": MetricsSettings()}),
             base_url=sim.base_url,
             environment=f"{DEMO_ENVIRONMENT_PREFIX}{sim.base_url} (bundled candles, x{speed:g})",
             database=database,
             stop=stop,
             duration_s=duration_s,
+            alert_urls=(),
         )
     with TradeStore.open_read_only(database) as store:
         since = int(store.info("trading_since_ms") or start_ms)

@@ -7,13 +7,14 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from adxbot import __version__
+from adxbot.alerts import AlertDispatcher, Notifier
 from adxbot.bot.exchange_clock import ExchangeClock
 from adxbot.bot.instance_lock import AlreadyRunning, InstanceLock
 from adxbot.bot.live_setup import LiveSetupRefused, account_lock_path, prepare_account
@@ -30,6 +31,7 @@ from adxbot.execution.live_trader import LiveTrader
 from adxbot.execution.order_placement import PlacementPolicy
 from adxbot.execution.paper_trader import PaperTrader
 from adxbot.execution.trader import Trader
+from adxbot.monitoring import BotMetrics, ReconciliationObserver, bot_metrics_endpoint
 from adxbot.persistence.paths import database_path as database_path
 from adxbot.persistence.records import TradingMode
 from adxbot.persistence.store import TradeStore
@@ -52,6 +54,10 @@ class BotTiming:
     """Longest sleep between looks at the exchange's clock (a stepped simulator: short)."""
     timeouts: Timeouts = field(default_factory=Timeouts)
     """How long the client waits for BingX's answers."""
+    alert_poll_s: float = 1.0
+    """How often the alert dispatcher looks for new events."""
+    alert_flush_s: float = 5.0
+    """At shutdown, how long pending alerts (the "stopped" one) may take to go out."""
 
     def limiter(self) -> RateLimiter:
         """Return the client's rate limiter, its windows scaled to `rate_limit_speed`."""
@@ -91,8 +97,12 @@ async def run_paper_bot(
     duration_s: float | None = None,
     wall: Clock | None = None,
     timing: BotTiming | None = None,
+    alert_urls: Sequence[str] | None = None,
 ) -> RunSummary:
-    """Run a paper bot on `base_url`'s market data until `stop` is set or time is up."""
+    """Run a paper bot on `base_url`'s market data until `stop` is set or time is up.
+
+    `alert_urls` are apprise URLs; None reads ADXBOT_ALERT_URLS (environment, config/.env).
+    """
 
     async def paper(parts: _Parts) -> tuple[Trader, str]:
         trader = PaperTrader(parts.config, parts.store, parts.risk, parts.market_time)
@@ -109,6 +119,7 @@ async def run_paper_bot(
         duration_s=duration_s,
         wall=wall,
         timing=timing,
+        alert_urls=alert_urls,
     )
 
 
@@ -124,6 +135,7 @@ async def run_live_bot(
     duration_s: float | None = None,
     wall: Clock | None = None,
     timing: BotTiming | None = None,
+    alert_urls: Sequence[str] | None = None,
 ) -> RunSummary:
     """Run the live bot on `base_url` (BingX, or a BingX-compatible simulator)."""
 
@@ -159,6 +171,7 @@ async def run_live_bot(
         duration_s=duration_s,
         wall=wall,
         timing=timing,
+        alert_urls=alert_urls,
     )
 
 
@@ -174,8 +187,10 @@ async def _run_bot(
     duration_s: float | None,
     wall: Clock | None,
     timing: BotTiming | None,
+    alert_urls: Sequence[str] | None,
 ) -> RunSummary:
-    """Lock, open the database, connect, build the trader, run the candle loop."""
+    """Lock, open the database, connect, build the trader, run the candle loop; alerts
+    and metrics run beside it and can neither block nor stop it."""
     wall_clock = wall or WallClock()
     timing = timing or BotTiming()
     headers = {"User-Agent": f"adxbot/{__version__} ({mode.value})"}
@@ -187,7 +202,22 @@ async def _run_bot(
             store = resources.enter_context(TradeStore.open(database, mode))
         except (AlreadyRunning, DatabaseError) as e:
             raise ConfigError(str(e)) from e
-        async with httpx.AsyncClient(headers=headers) as http:
+        notifier = (
+            Notifier.from_environment() if alert_urls is None else Notifier.from_urls(alert_urls)
+        )
+        resources.callback(notifier.close)
+        metrics = BotMetrics()
+        async with (
+            AlertDispatcher.running(
+                store,
+                notifier,
+                config.alerts,
+                wall=wall_clock,
+                poll_s=timing.alert_poll_s,
+                flush_s=timing.alert_flush_s,
+            ),
+            httpx.AsyncClient(headers=headers) as http,
+        ):
             client = BingXClient(
                 http,
                 base_url,
@@ -197,6 +227,7 @@ async def _run_bot(
                 recv_window_ms=config.exchange.recv_window_ms,
                 backoff_s=timing.client_backoff_s,
                 timeouts=timing.timeouts,
+                on_request=metrics.observe_request,
             )
             clock = ExchangeClock(client.server_time, fallback=wall_clock)
             # Until the first candle, market time is where this database left off.
@@ -214,7 +245,7 @@ async def _run_bot(
                 clock=clock,
                 market_time=market_time,
                 store=store,
-                trader=trader,
+                trader=ReconciliationObserver(trader, metrics.observe_reconciliation),
                 breakers=breakers,
                 strategy=build_strategy(config.strategy),
                 wall=wall_clock,
@@ -222,8 +253,17 @@ async def _run_bot(
                 retry_delays_s=timing.retry_delays_s,
                 max_sleep_s=timing.max_sleep_s,
             )
+            endpoint = bot_metrics_endpoint(
+                config.metrics,
+                metrics,
+                database,
+                timeframe_ms=config.timeframe.ms,
+                clock=clock,
+                wall=wall_clock,
+            )
             try:
-                return await bot.run(stop, duration_s=duration_s)
+                with endpoint:
+                    return await bot.run(stop, duration_s=duration_s)
             except StartupRefused as e:
                 raise ConfigError(str(e)) from e
 

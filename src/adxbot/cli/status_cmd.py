@@ -8,6 +8,7 @@ older than three periods while the bot says "running" means it is not responding
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -199,6 +200,14 @@ def status(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (money as exact strings).")
     ] = False,
+    alert_if_stale: Annotated[
+        bool,
+        typer.Option(
+            "--alert-if-stale",
+            help="Exit 1 when the running bot's heartbeat is older than "
+            "alerts.heartbeat_stale_seconds, and alert it once (for cron or a systemd timer).",
+        ),
+    ] = False,
 ) -> None:
     """Show the bot's state: alive or not, account, positions, today's P&L, breakers.
 
@@ -212,6 +221,39 @@ def status(
         typer.echo(json.dumps(status_json(report), indent=2))
     else:
         render_status(report, Console(highlight=False))
+    if alert_if_stale and heartbeat_missing(path, settings, WallClock()):
+        raise typer.Exit(1)
+
+
+def heartbeat_missing(path: Path, settings: BotConfig, clock: Clock) -> bool:
+    """Alert a missing heartbeat (once per silence; its end too); return True if missing."""
+    import logging
+
+    from adxbot.alerts import Notifier, check_heartbeat
+    from adxbot.alerts.messages import format_age
+    from adxbot.config import LogFormat
+    from adxbot.errors import DatabaseError
+    from adxbot.logsetup import configure_logging
+
+    # Channel failures are logged, with the URLs' secrets blanked.
+    configure_logging(logging.WARNING, json_lines=settings.bot.log_format is LogFormat.JSON)
+    notifier = Notifier.from_environment()
+    try:
+        reading = asyncio.run(check_heartbeat(path, settings.alerts, notifier, clock))
+    except DatabaseError as e:
+        raise ConfigError(str(e)) from e
+    finally:
+        notifier.close()
+    if not reading.stale:
+        return False
+    age = "never" if reading.age_s is None else format_age(reading.age_s) + " ago"
+    typer.echo(
+        f"HEARTBEAT MISSING: last heartbeat {age} (limit "
+        f"{settings.alerts.heartbeat_stale_seconds} s)"
+        + ("" if notifier.enabled else "; no alert channel is configured (ADXBOT_ALERT_URLS)"),
+        err=True,
+    )
+    return True
 
 
 # ---------------------------------------------------------------------------- JSON

@@ -12,12 +12,15 @@
   else.  Every order carries a client order id.
 - Translates every answer into `models` and every failure into `errors`, here and
   nowhere else.
+- Reports every HTTP attempt to an optional observer (`on_request`: endpoint path,
+  seconds, the error's class name or None), e.g. for metrics; the client keeps nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,6 +113,9 @@ log = logging.getLogger("adxbot.exchange")
 PRODUCTION_URL = "https://open-api.bingx.com"
 DEMO_URL = "https://open-api-vst.bingx.com"
 
+RequestObserver = Callable[[str, float, str | None], None]
+"""Told of every HTTP attempt: (endpoint path, seconds, error class name or None)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
@@ -137,6 +143,7 @@ class BingXClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         recv_window_ms: int | None = None,
         max_wait_s: float = 30.0,
+        on_request: RequestObserver | None = None,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
@@ -150,6 +157,7 @@ class BingXClient:
         self._recv_window_ms = recv_window_ms
         self._max_wait_s = max_wait_s
         """A read that would have to wait longer than this raises instead (breakers decide)."""
+        self._on_request = on_request
 
     # ------------------------------------------------------------------ transport
     async def _call(
@@ -168,7 +176,7 @@ class BingXClient:
             attempt += 1
             await self._limiter.acquire(rules, path)
             try:
-                return await self._once(
+                return await self._observed(
                     method, path, params, signed, access, enveloped, client_order_id
                 )
             except ClockSkew:
@@ -207,6 +215,36 @@ class BingXClient:
                 return max(0.0, (error.unblocked_at_ms - self.clock.now_ms()) / 1000)
             return error.retry_after_s
         return float(self._backoff_s * 2 ** (attempt - 1))
+
+    async def _observed(
+        self,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        signed: bool,
+        access: Access,
+        enveloped: bool,
+        client_order_id: str | None,
+    ) -> Any:
+        """Run `_once`, telling the observer how long it took and how it failed."""
+        started = time.perf_counter()
+        try:
+            result = await self._once(
+                method, path, params, signed, access, enveloped, client_order_id
+            )
+        except Exception as e:
+            self._report(path, started, type(e).__name__)
+            raise
+        self._report(path, started, None)
+        return result
+
+    def _report(self, path: str, started: float, error: str | None) -> None:
+        if self._on_request is None:
+            return
+        try:
+            self._on_request(path, time.perf_counter() - started, error)
+        except Exception as e:  # an observer's failure is never the request's
+            log.error("request observer failed: %s: %s", type(e).__name__, e)
 
     async def _once(
         self,

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from adxbot import failpoints
 from adxbot.bot.session import BotTiming, run_live_bot, stop_on_signals
-from adxbot.config import parse_config
+from adxbot.config import MetricsSettings, parse_config
 from adxbot.errors import ConfigError
 from adxbot.exchange.client import Timeouts
 from adxbot.exchange.credentials import Credentials
@@ -180,7 +180,8 @@ def _live_main(plan: LifePlan) -> None:
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     failpoints.arm(plan.failpoint)
-    config = parse_config(_json(plan.config_json))
+    # A rehearsal never alerts the operator's channels nor takes the metrics port.
+    config = parse_config(_json(plan.config_json)).model_copy(update={"metrics": MetricsSettings()})
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -194,6 +195,7 @@ def _live_main(plan: LifePlan) -> None:
                 stop=stop,
                 check_clock=False,
                 timing=plan.timing,
+                alert_urls=(),
             )
 
     try:
