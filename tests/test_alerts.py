@@ -584,3 +584,27 @@ def test_heartbeat_when_no_database_yet_then_not_stale(tmp_path: Path) -> None:
     reading = read_heartbeat(tmp_path / "none.sqlite3", 120, 0)
     assert not reading.stale
     assert reading.status is None
+
+
+def test_dashboard_when_bot_heartbeat_stale_then_dashboard_process_alerts_missing(
+    tmp_path: Path, webhook: Webhook
+) -> None:
+    from adxbot.dashboard.app import create_app
+    from adxbot.dashboard.server import DashboardThread
+    from adxbot.dashboard.settings import dashboard_options
+
+    database = tmp_path / "paper.sqlite3"
+    clock = ManualClock(WallClock().now_ms())
+    _bot_database(database, heartbeat_ms=clock.now_ms() - 600_000)  # silent for 10 minutes
+    options = dashboard_options(
+        None,
+        TradingMode.PAPER,
+        database=database,
+        environ={"ADXBOT_DASHBOARD_PASSWORD": "a-long-test-password"},
+    )
+    app = create_app(options, clock=clock, notifier=Notifier.from_urls([webhook.url]))
+
+    with DashboardThread(app):  # served on loopback: the watchdog runs beside it
+        eventually(lambda: len(webhook.received) == 1)
+
+    assert webhook.titles() == ["adxbot PAPER: heartbeat missing"]

@@ -14,6 +14,7 @@ from adxbot.cli.backtest_cmd import backtest
 from adxbot.cli.breaker_cmd import halt, reset_breaker
 from adxbot.cli.check_cmd import check
 from adxbot.cli.config_cmd import init, show_config
+from adxbot.cli.dashboard_cmd import dashboard
 from adxbot.cli.demo_cmd import demo
 from adxbot.cli.emergency_cmd import emergency_stop
 from adxbot.cli.reconcile_cmd import reconcile
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 app.command()(backtest)
 app.command()(check)
+app.command()(dashboard)
 app.command()(demo)
 app.command("emergency-stop")(emergency_stop)
 app.command()(halt)

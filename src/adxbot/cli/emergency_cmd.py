@@ -97,15 +97,17 @@ def emergency_stop(
         started = time.perf_counter()
     path = database_path(settings, TradingMode.LIVE, database)
     with contextlib.ExitStack() as resources:
-        store, bot_running = _open_database(path, resources, console)
-        report = asyncio.run(_stop(settings, environment, credentials, store, bot_running, timeout))
+        store, bot_running = open_live_database(path, resources, console)
+        report = asyncio.run(
+            stop_account(settings, environment, credentials, store, bot_running, timeout)
+        )
     _print_report(console, report, store is not None, bot_running)
     console.print(f"elapsed {time.perf_counter() - started:.2f} s")
     if not report.flat:
         raise typer.Exit(1)
 
 
-def _open_database(
+def open_live_database(
     path: Path, resources: contextlib.ExitStack, console: Console
 ) -> tuple[TradeStore | None, bool]:
     """Return the live store (None when unusable) and whether a bot holds it."""
@@ -138,7 +140,7 @@ def _open_database(
     return store, bot_running
 
 
-async def _stop(
+async def stop_account(
     settings: BotConfig,
     environment: ResolvedEnvironment,
     credentials: Credentials,
