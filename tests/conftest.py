@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,14 @@ def full_candles() -> CandleSeries:
 def sample_candles() -> CandleSeries:
     """The 3-month sample bundled inside the package."""
     return load_candle_csv(bundled_sample_path())
+
+
+@pytest.fixture(autouse=True)
+def _library_log_levels() -> Iterator[None]:
+    """Restore the levels a command's `configure_logging` sets on libraries' loggers, so
+    a test that logs at DEBUG sees httpx's records whatever ran before it."""
+    names = ("httpx", "httpcore", "asyncio", "apprise")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
