@@ -211,9 +211,7 @@ class BingXClient:
 
     def _backoff_delay(self, error: ExchangeError, attempt: int) -> float:
         if isinstance(error, RateLimited):
-            if error.unblocked_at_ms is not None:
-                return max(0.0, (error.unblocked_at_ms - self.clock.now_ms()) / 1000)
-            return error.retry_after_s
+            return error.wait_s(self.clock.now_ms())
         return float(self._backoff_s * 2 ** (attempt - 1))
 
     async def _observed(

@@ -72,6 +72,12 @@ class RateLimited(ExchangeError):
         self.retry_after_s = retry_after_s
         self.unblocked_at_ms = unblocked_at_ms
 
+    def wait_s(self, now_ms: int) -> float:
+        """Return how long BingX asks to wait, from `now_ms` (the exchange's time)."""
+        if self.unblocked_at_ms is not None:
+            return max(0.0, (self.unblocked_at_ms - now_ms) / 1000)
+        return self.retry_after_s
+
 
 class SetupError(ExchangeError):
     """The keys, the clock, the IP whitelist or the permissions need a person's fix."""

@@ -82,7 +82,7 @@ async def place_order_with_retry(
             on_attempt(attempt, f"not sent ({e})")
             last_error = e
         except RateLimited as e:  # refused before execution: safe to resend after the wait
-            wait_s = _rate_limit_wait_s(client, e)
+            wait_s = e.wait_s(client.clock.now_ms())
             on_attempt(attempt, f"not sent, rate limited ({e}); wait {wait_s:.1f} s")
             last_error = e
             if wait_s > policy.max_rate_limit_wait_s:
@@ -96,13 +96,6 @@ async def place_order_with_retry(
         f"order {spec.client_order_id} could not be placed in {attempt} attempts "
         f"and the exchange confirms it does not exist: {last_error}"
     )
-
-
-def _rate_limit_wait_s(client: BingXClient, error: RateLimited) -> float:
-    """Return how long BingX asks to wait before the next request."""
-    if error.unblocked_at_ms is not None:
-        return max(0.0, (error.unblocked_at_ms - client.clock.now_ms()) / 1000)
-    return error.retry_after_s
 
 
 async def _look_up(
