@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ async def run_bot_until(
     *,
     timeout_s: float = 90.0,
     on_stop: Callable[[], None] | None = None,
+    timing: BotTiming = FAST,
+    alert_urls: Sequence[str] | None = None,
 ) -> RunSummary:
     """Run a paper bot until `until(store)` holds; fail after `timeout_s`."""
     stop = asyncio.Event()
@@ -93,7 +95,8 @@ async def run_bot_until(
             environment="simulator",
             database=database,
             stop=stop,
-            timing=FAST,
+            timing=timing,
+            alert_urls=alert_urls,
         )
     )
     return await _stop_when(task, stop, database, until, timeout_s, on_stop)

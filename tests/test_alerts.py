@@ -27,7 +27,6 @@ from adxbot.alerts.heartbeat import heartbeat_state_path
 from adxbot.alerts.messages import AlertContext, AlertLevel
 from adxbot.alerts.rules import AlertRules, RulesState
 from adxbot.bot.runner import RunSummary
-from adxbot.bot.session import run_paper_bot
 from adxbot.cli.app import app
 from adxbot.clock import ManualClock, WallClock
 from adxbot.config import AlertEvent, AlertSettings, BotConfig
@@ -42,7 +41,7 @@ from adxbot.persistence.records import (
 )
 from adxbot.persistence.store import TradeStore
 from adxbot.sim.server import SimulatorThread
-from bot_support import FAST, NO_BREAKERS, bot_simulator, config_with, read_store
+from bot_support import FAST, NO_BREAKERS, bot_simulator, config_with, run_bot_until
 from sim_support import eventually
 
 SPEED = 60_000.0
@@ -133,39 +132,9 @@ async def run_bot(
     database: Path,
     urls: list[str],
     until: Callable[[TradeStore], bool],
-    *,
-    timeout_s: float = 90.0,
 ) -> RunSummary:
     """Run a paper bot with alerts to `urls` until `until(store)` holds."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_paper_bot(
-            config,
-            base_url=base_url,
-            environment="simulator",
-            database=database,
-            stop=stop,
-            timing=TIMING,
-            alert_urls=urls,
-        )
-    )
-    reader: TradeStore | None = None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while not task.done():
-            await asyncio.sleep(0.02)
-            reader = reader or read_store(database)
-            if reader is not None and until(reader):
-                break
-            if time.monotonic() > deadline:
-                stop.set()
-                await task
-                raise AssertionError(f"the condition did not hold within {timeout_s} s")
-        stop.set()
-        return await task
-    finally:
-        if reader is not None:
-            reader.close()
+    return await run_bot_until(config, base_url, database, until, timing=TIMING, alert_urls=urls)
 
 
 def test_bot_run_when_trades_and_breaker_trips_then_webhook_receives_each_alert_once(
